@@ -1,0 +1,5 @@
+from .backbones import *  # noqa: F401,F403
+from .backbones import __all__ as _backbones
+from .layers import BasicBlock, Bottleneck, ResLayer
+
+__all__ = list(_backbones) + ['BasicBlock', 'Bottleneck', 'ResLayer']

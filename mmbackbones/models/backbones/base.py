@@ -1,0 +1,136 @@
+"""What every mmbackbones backbone shares, written once.
+
+* The output contract: ``stage_channels``/``stage_strides`` for every stage, fixed at build time,
+  and ``out_channels``/``out_strides``/``output_shape()`` for the stages in ``out_indices``, in
+  that order, which is also the order of the tuple ``forward`` returns. Necks read these.
+* ``frozen_stages`` (-1: nothing; 0: the stem; k: the stem and the first k stages) and
+  ``norm_eval``, re-applied on every ``train()``.
+* ``init_cfg=dict(type='Pretrained', checkpoint=...)`` goes through mmbackbones' safe loader, which
+  remaps mmdet/mmpretrain/torchvision/timm layouts and prints a load report.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..layers import check_int, normalize_out_indices
+
+
+class FeatureSpec(NamedTuple):
+    """Channels and stride (relative to the input) of one output feature map."""
+    channels: int
+    stride: int
+
+
+class BaseBackbone(BaseModule):
+    """Base class of all mmbackbones backbones.
+
+    Subclasses build their layers, then call :meth:`_set_stages` with the stem and stage modules
+    and their channels/strides, and finally :meth:`_freeze_stages` (done by ``_set_stages``).
+    """
+
+    #: Arguments that build a small instance when the class has required ones (docs, tests).
+    example_args: ClassVar[dict] = {}
+    #: An input shape the backbone accepts (N, C, H, W) or (N, C, T, H, W).
+    example_input_shape: ClassVar[tuple[int, ...]] = (2, 3, 64, 64)
+
+    def __init__(self, init_cfg: dict | list | None = None) -> None:
+        super().__init__(init_cfg)
+
+    # ---------------------------------------------------------------- output contract
+    def _set_stages(self, stem: list[nn.Module], stages: list[nn.Module],
+                    stage_channels: list[int], stage_strides: list[int], out_indices,
+                    frozen_stages: int, norm_eval: bool) -> None:
+        """Record the stages and validate ``out_indices``/``frozen_stages`` against them."""
+        num_stages = len(stages)
+        self._stem_modules = stem
+        self._stage_names = [self._child_name(m) for m in stages]
+        self.stage_channels = tuple(int(c) for c in stage_channels)
+        self.stage_strides = tuple(int(s) for s in stage_strides)
+        self.out_indices = normalize_out_indices(out_indices, num_stages)
+        self.frozen_stages = check_int('frozen_stages', frozen_stages, -1, num_stages)
+        self.norm_eval = bool(norm_eval)
+        self._freeze_stages()
+
+    def _child_name(self, module: nn.Module) -> str:
+        for name, child in self.named_children():
+            if child is module:
+                return name
+        raise RuntimeError('stage modules must be direct children of the backbone')
+
+    @property
+    def num_stages(self) -> int:
+        return len(self._stage_names)
+
+    @property
+    def out_channels(self) -> tuple[int, ...]:
+        """Channels of each output, in ``out_indices`` order."""
+        return tuple(self.stage_channels[i] for i in self.out_indices)
+
+    @property
+    def out_strides(self) -> tuple[int, ...]:
+        """Stride of each output relative to the input, in ``out_indices`` order."""
+        return tuple(self.stage_strides[i] for i in self.out_indices)
+
+    def output_shape(self) -> list[FeatureSpec]:
+        """Channels and stride of each output, in the order ``forward`` returns them."""
+        return [FeatureSpec(c, s) for c, s in zip(self.out_channels, self.out_strides)]
+
+    def stages(self) -> list[nn.Module]:
+        return [getattr(self, name) for name in self._stage_names]
+
+    # ---------------------------------------------------------------- freezing
+    def frozen_modules(self) -> list[nn.Module]:
+        """The modules ``frozen_stages`` freezes: stem for 0, plus the first k stages for k."""
+        if self.frozen_stages < 0:
+            return []
+        return list(self._stem_modules) + self.stages()[:self.frozen_stages]
+
+    def _freeze_stages(self) -> None:
+        for module in self.frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> BaseBackbone:
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ---------------------------------------------------------------- weights
+    def _pretrained_cfg(self) -> dict | None:
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        found = [c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained']
+        return found[-1] if found else None
+
+    def init_weights(self) -> None:
+        """Initialise as ``init_cfg`` says; a ``Pretrained`` entry loads through our loader."""
+        pretrained = self._pretrained_cfg()
+        if pretrained is None:
+            super().init_weights()
+            self._after_init_weights()
+            return
+        from ...checkpoint import load_pretrained
+        others = [c for c in (self.init_cfg if isinstance(self.init_cfg, list) else [])
+                  if c is not pretrained]
+        if others:  # e.g. Kaiming for layers the checkpoint does not cover
+            saved, self.init_cfg = self.init_cfg, others
+            super().init_weights()
+            self.init_cfg = saved
+        load_pretrained(self, **{k: v for k, v in pretrained.items() if k != 'type'})
+        self._is_init = True
+
+    def _after_init_weights(self) -> None:
+        """Hook for family-specific init after the random init (e.g. zero-init residuals)."""
+
+    # ---------------------------------------------------------------- checkpoints
+    def remap_state_dict(self, state_dict: dict) -> dict:
+        """Rename another library's keys to ours. Families override this; see the loader."""
+        return state_dict
