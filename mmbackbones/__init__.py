@@ -19,8 +19,9 @@ def _check_mmcv() -> None:
 
 _check_mmcv()
 
-from . import models  # noqa: E402  (importing the package registers every module)
+# importing the packages registers every module (engine: runner hooks, atomic checkpoints)
+from . import engine, models  # noqa: E402
 from .registry import MODELS  # noqa: E402
 from .utils import register_all_modules  # noqa: E402
 
-__all__ = ['__version__', 'MODELS', 'models', 'register_all_modules']
+__all__ = ['__version__', 'MODELS', 'engine', 'models', 'register_all_modules']

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import difflib
 
+from mmengine import registry as _mmengine_registry
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
@@ -46,3 +49,23 @@ class _Registry(Registry):
 
 MODELS = _Registry('model', parent=MMENGINE_MODELS, scope=SCOPE,
                    locations=[f'{SCOPE}.models'])
+# Training support (tools/train.py): the embedded digits dataset and our runner hooks.
+DATASETS = _Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
+                     locations=[f'{SCOPE}.datasets'])
+HOOKS = _Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=[f'{SCOPE}.engine'])
+# Pass-through children: with default_scope='mmbackbones' mmengine looks for a child of this
+# scope in every registry it builds from, and warns when there is none. These hold nothing of
+# their own; look-ups fall through to mmengine's roots (mmpretrain's types need their prefix).
+_PASS_THROUGH = {
+    name: Registry(name, parent=getattr(_mmengine_registry, attr), scope=SCOPE)
+    for attr, name in (('TRANSFORMS', 'transform'), ('DATA_SAMPLERS', 'data sampler'),
+                       ('OPTIM_WRAPPER_CONSTRUCTORS', 'optimizer wrapper constructor'),
+                       ('OPTIMIZERS', 'optimizer'), ('OPTIM_WRAPPERS', 'optim_wrapper'),
+                       ('PARAM_SCHEDULERS', 'parameter scheduler'), ('METRICS', 'metric'),
+                       ('EVALUATOR', 'evaluator'), ('WEIGHT_INITIALIZERS', 'weight initializer'),
+                       ('VISUALIZERS', 'visualizer'), ('VISBACKENDS', 'vis_backend'),
+                       ('LOOPS', 'loop'), ('LOG_PROCESSORS', 'log_processor'),
+                       ('MODEL_WRAPPERS', 'model_wrapper'), ('FUNCTIONS', 'function'),
+                       ('TASK_UTILS', 'task util'), ('RUNNERS', 'runner'),
+                       ('RUNNER_CONSTRUCTORS', 'runner constructor'))
+}

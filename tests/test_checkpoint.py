@@ -87,6 +87,9 @@ def test_explicit_prefix_and_a_wrong_one(tmp_path):
     target = ResNet(depth=18)
     load_pretrained(target, str(path), prefix='model.body.')
     assert torch.equal(target.conv1.weight, source.conv1.weight)
+    target = ResNet(depth=18)
+    load_pretrained(target, str(path), prefix='model.body')  # mmengine style, no trailing dot
+    assert torch.equal(target.conv1.weight, source.conv1.weight)
     with pytest.raises(KeyError, match="prefix='neck.': no checkpoint key starts with it"):
         load_pretrained(target, str(path), prefix='neck.')
 

@@ -57,7 +57,10 @@ def test_frozen_stages_are_frozen(name):
     for frozen in (0, 1, probe.num_stages):
         model = build_backbone(name, frozen_stages=frozen).train()
         frozen_modules = model.frozen_modules()
-        assert frozen_modules, 'frozen_stages>=0 must freeze at least the stem'
+        # frozen_stages>=0 freezes at least the stem; a stem-less backbone (VGG) freezes
+        # nothing at 0
+        assert frozen_modules or (frozen == 0 and not model._stem_modules), \
+            'frozen_stages>=0 must freeze at least the stem'
         frozen_ids = {id(p) for m in frozen_modules for p in m.parameters()}
         stats_before = {k: v.clone() for m in frozen_modules for k, v in m.state_dict().items()}
         outs = model(example_input(model))
@@ -77,6 +80,11 @@ def test_frozen_stages_are_frozen(name):
 
 @pytest.mark.parametrize('name', NAMES)
 def test_norm_eval_keeps_bn_in_eval(name):
+    if not any(isinstance(m, _BatchNorm) for m in build_backbone(name).modules()):
+        # without norm layers (VGG, GoogLeNet as in their papers) norm_eval=True is an error
+        with pytest.raises(ValueError, match='norm_eval'):
+            build_backbone(name, norm_eval=True)
+        return
     model = build_backbone(name, norm_eval=True).train()
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
     assert bns and all(not m.training for m in bns)

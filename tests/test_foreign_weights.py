@@ -4,6 +4,8 @@ Each test builds the other library's model, randomises it, saves its state dict 
 library does, loads the file through ``init_cfg=dict(type='Pretrained', ...)`` and compares
 every stage output.
 """
+import copy
+
 import pytest
 import torch
 
@@ -131,12 +133,13 @@ def _mmdet_importable():
 def test_mmdet_detector_checkpoint(tmp_path, cfg):
     """An mmdet detector checkpoint ('backbone.' + neck/head keys) from mmdet's own ResNet."""
     from mmdet.registry import MODELS as DET_MODELS
-    theirs = randomize(DET_MODELS.build(dict(cfg))).eval()
+    theirs = randomize(DET_MODELS.build(copy.deepcopy(cfg)))
+    theirs.eval()  # mmdet's ResNet.train() returns None, so no chaining
     state = {f'backbone.{k}': v for k, v in theirs.state_dict().items()}
     state['neck.lateral_convs.0.conv.weight'] = torch.zeros(256, 256, 1, 1)
     path = tmp_path / 'faster_rcnn.pth'
     torch.save({'meta': {'mmdet_version': '3.3.0'}, 'state_dict': state}, path)
-    ours = load_into_ours(path, **cfg)
+    ours = load_into_ours(path, **copy.deepcopy(cfg))
     with torch.no_grad():
         expected = theirs(X)
     assert_features_close(ours_features(ours), expected)

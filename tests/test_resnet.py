@@ -202,8 +202,8 @@ def test_dcn_with_compiled_ops():
     assert type(model.layer1[0].conv2).__name__ == 'Conv2d'
     assert type(model.layer2[0].conv2).__name__ == 'DeformConv2dPack'
     assert hasattr(model.layer2[0].conv2, 'conv_offset')
-    with torch.no_grad():
-        assert model(torch.rand(1, 3, 64, 64))[-1].shape == (1, 2048, 2, 2)
+    with torch.no_grad():  # mmcv's CPU DCN needs maps at least as large as its 3x3 kernel
+        assert model(torch.rand(1, 3, 96, 96))[-1].shape == (1, 2048, 3, 3)
 
 
 @pytest.mark.parametrize('kwargs,exc,pattern', [

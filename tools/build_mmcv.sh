@@ -16,6 +16,12 @@ MMCV_VERSION=${MMCV_VERSION:-2.1.0}
 PY=${PYTHON:-python}
 TORCH_VERSION=$($PY -c 'import torch; print(torch.__version__.split("+")[0])')
 CACHE=${MMBB_WHEEL_CACHE:-$HOME/.cache/mmbackbones/wheels}/mmcv${MMCV_VERSION}-torch${TORCH_VERSION}
+if $PY -c "import importlib.metadata as m, mmcv.ops; assert m.version('mmcv') == '$MMCV_VERSION'" \
+    >/dev/null 2>&1 && ! $PY -c 'import importlib.metadata as m; m.distribution("mmcv-lite")' \
+    >/dev/null 2>&1; then
+  echo "[build_mmcv] mmcv $MMCV_VERSION with compiled ops is already installed"
+  exit 0
+fi
 mkdir -p "$CACHE"
 wheel=$(ls "$CACHE"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
@@ -39,6 +45,11 @@ if [ -z "$wheel" ]; then
   wheel="$CACHE/$(basename "$built")"
 fi
 echo "[build_mmcv] installing $wheel"
+# mmcv-lite and mmcv install the same files under mmcv/: remove the lite distribution first, or
+# uninstalling it later would delete files the full mmcv needs.
+if $PY -c 'import importlib.metadata as m; m.distribution("mmcv-lite")' >/dev/null 2>&1; then
+  $PY -m pip uninstall -y mmcv-lite
+fi
 # --no-deps: the wheel's requirements (mmengine, numpy, ...) are already part of our stack, and
 # resolving them again could swap torch.
 $PY -m pip install --no-deps --force-reinstall "$wheel"

@@ -20,7 +20,7 @@ from mmengine.logging import print_log
 
 from .io import extract_state_dict, load_file
 
-AUTO_PREFIXES = ('backbone.', 'model.backbone.', 'encoder.')
+AUTO_PREFIXES = ('backbone.', 'model.backbone.', 'encoder.', 'neck.')
 
 
 class CheckpointMismatchError(ValueError):
@@ -58,20 +58,33 @@ class LoadReport:
         return '\n'.join(lines)
 
 
-def _select_prefix(state_dict: dict, own: set, prefix: str | None) -> tuple[dict, str]:
+def _remap(model: nn.Module, state_dict: dict) -> dict:
+    remap = getattr(model, 'remap_state_dict', None)
+    return remap(state_dict) if remap is not None else state_dict
+
+
+def _select_prefix(model: nn.Module, state_dict: dict, own: set,
+                   prefix: str | None) -> tuple[dict, str]:
+    """The (remapped) sub-dict to load: under ``prefix`` if given, else the candidate prefix
+    ('' or a detector/classifier part such as ``backbone.``) that matches the model best."""
     if prefix:
+        if not prefix.endswith('.'):  # mmengine's Pretrained accepts 'backbone' for 'backbone.'
+            prefix += '.'
         sub = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         if not sub:
             raise KeyError(f"prefix={prefix!r}: no checkpoint key starts with it; keys look like "
                            f'{sorted(state_dict)[:5]}.')
-        return sub, prefix
-    if own & set(state_dict):
-        return state_dict, ''
-    for candidate in AUTO_PREFIXES:
+        return _remap(model, sub), prefix
+    best = (-1, {}, '')
+    for candidate in ('', ) + AUTO_PREFIXES:
         sub = {k[len(candidate):]: v for k, v in state_dict.items() if k.startswith(candidate)}
-        if sub:
-            return sub, candidate
-    return state_dict, ''
+        if not sub:
+            continue
+        sub = _remap(model, sub)
+        overlap = len(own & set(sub))
+        if overlap > best[0]:
+            best = (overlap, sub, candidate)
+    return best[1], best[2]
 
 
 def load_state_dict_report(model: nn.Module, state_dict: dict, checkpoint: str = '<state_dict>',
@@ -81,9 +94,7 @@ def load_state_dict_report(model: nn.Module, state_dict: dict, checkpoint: str =
     if not 0.0 <= min_match <= 1.0:
         raise ValueError(f'min_match={min_match!r} must be in [0, 1].')
     own_state = model.state_dict()
-    state_dict, used_prefix = _select_prefix(state_dict, set(own_state), prefix)
-    if hasattr(model, 'remap_state_dict'):
-        state_dict = model.remap_state_dict(state_dict)
+    state_dict, used_prefix = _select_prefix(model, state_dict, set(own_state), prefix)
     report = LoadReport(checkpoint=checkpoint, prefix=used_prefix)
     to_load = {}
     for key, value in state_dict.items():

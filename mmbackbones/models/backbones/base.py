@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import ClassVar, NamedTuple
 
 import torch.nn as nn
-from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..base_module import PretrainedInitModule
 from ..layers import check_int, normalize_out_indices
 
 
@@ -25,7 +25,7 @@ class FeatureSpec(NamedTuple):
     stride: int
 
 
-class BaseBackbone(BaseModule):
+class BaseBackbone(PretrainedInitModule):
     """Base class of all mmbackbones backbones.
 
     Subclasses build their layers, then call :meth:`_set_stages` with the stem and stage modules
@@ -103,34 +103,3 @@ class BaseBackbone(BaseModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
-
-    # ---------------------------------------------------------------- weights
-    def _pretrained_cfg(self) -> dict | None:
-        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
-        found = [c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained']
-        return found[-1] if found else None
-
-    def init_weights(self) -> None:
-        """Initialise as ``init_cfg`` says; a ``Pretrained`` entry loads through our loader."""
-        pretrained = self._pretrained_cfg()
-        if pretrained is None:
-            super().init_weights()
-            self._after_init_weights()
-            return
-        from ...checkpoint import load_pretrained
-        others = [c for c in (self.init_cfg if isinstance(self.init_cfg, list) else [])
-                  if c is not pretrained]
-        if others:  # e.g. Kaiming for layers the checkpoint does not cover
-            saved, self.init_cfg = self.init_cfg, others
-            super().init_weights()
-            self.init_cfg = saved
-        load_pretrained(self, **{k: v for k, v in pretrained.items() if k != 'type'})
-        self._is_init = True
-
-    def _after_init_weights(self) -> None:
-        """Hook for family-specific init after the random init (e.g. zero-init residuals)."""
-
-    # ---------------------------------------------------------------- checkpoints
-    def remap_state_dict(self, state_dict: dict) -> dict:
-        """Rename another library's keys to ours. Families override this; see the loader."""
-        return state_dict

@@ -1,0 +1,4 @@
+_base_ = [
+    '../_base_/models/res2net101-v1b-w26-s4.py', '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/schedules/imagenet_bs256.py', '../_base_/default_runtime.py'
+]

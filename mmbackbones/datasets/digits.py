@@ -1,0 +1,131 @@
+"""The embedded default dataset: scikit-learn's handwritten digits as an image folder.
+
+scikit-learn ships the 1,797 8x8 grey-level digits of the UCI "optical recognition of handwritten
+digits" set inside its wheel, so this dataset needs no download. On first use it is written as
+``<data_root>/{train,val}/<class>/<index>.png`` (a stratified 80/20 split with a fixed seed), which
+mmpretrain's ``CustomDataset`` reads like any image-folder dataset.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+
+import numpy as np
+from mmpretrain.datasets import CustomDataset
+
+from ..registry import DATASETS
+
+SPLITS = ('train', 'val')
+_MARKER = 'digits.json'
+
+
+def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> str:
+    """Write the digits as an image folder under ``data_root`` unless it is already there.
+
+    The folder is built in a temporary directory next to ``data_root`` and renamed into place, so
+    concurrent callers (the processes of a distributed run) and interrupted runs never see a
+    half-written dataset.
+
+    Args:
+        data_root: Where the ``train``/``val`` folders go.
+        val_fraction: Fraction of each class kept for validation.
+        seed: Seed of the stratified split.
+
+    Returns:
+        ``data_root``.
+
+    Example:
+        >>> root = prepare_digits('data/digits')
+        >>> sorted(os.listdir(root))
+        ['digits.json', 'train', 'val']
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f'val_fraction={val_fraction!r} must be in (0, 1).')
+    settings = dict(val_fraction=val_fraction, seed=seed)
+    if _check_prepared(data_root, settings):
+        return data_root
+    if osp.exists(data_root) and os.listdir(data_root):
+        raise FileExistsError(f'data_root={data_root!r} exists and is not a digits folder made '
+                              f'by prepare_digits (no {_MARKER}); use another data_root.')
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    # 0..16 grey levels to 0..255
+    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+    index = np.arange(len(images))
+    train_idx, val_idx = train_test_split(index, test_size=val_fraction, random_state=seed,
+                                          stratify=digits.target)
+    parent = osp.dirname(osp.abspath(data_root))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.digits-', dir=parent)
+    try:
+        for split, idx in zip(SPLITS, (train_idx, val_idx)):
+            for i in sorted(idx):
+                folder = osp.join(tmp, split, str(digits.target[i]))
+                os.makedirs(folder, exist_ok=True)
+                Image.fromarray(images[i]).save(osp.join(folder, f'{i:04d}.png'))
+        counts = {split: len(idx) for split, idx in zip(SPLITS, (train_idx, val_idx))}
+        with open(osp.join(tmp, _MARKER), 'w') as f:
+            json.dump(dict(settings, counts=counts, source='sklearn.datasets.load_digits'), f)
+        try:
+            if osp.isdir(data_root):  # an empty folder left by the user
+                os.rmdir(data_root)
+            os.replace(tmp, data_root)
+        except OSError:
+            # Another process (a distributed run's other rank) finished first.
+            if not _check_prepared(data_root, settings):
+                raise
+    finally:
+        if osp.isdir(tmp):
+            shutil.rmtree(tmp)
+    return data_root
+
+
+def _check_prepared(data_root: str, settings: dict) -> bool:
+    marker = osp.join(data_root, _MARKER)
+    if not osp.isfile(marker):
+        return False
+    with open(marker) as f:
+        found = json.load(f)
+    if {k: found.get(k) for k in settings} != settings:
+        raise ValueError(f'data_root={data_root!r} holds digits prepared with {found}, not '
+                         f'{settings}; use another data_root or delete that folder.')
+    return True
+
+
+@DATASETS.register_module()
+class DigitsDataset(CustomDataset):
+    """scikit-learn's 8x8 handwritten digits, 10 classes, prepared under ``data_root`` on first
+    use (1,437 training and 360 validation images).
+
+    Args:
+        data_root: Folder of the prepared image folder (created when missing).
+        split: ``'train'`` or ``'val'``.
+        val_fraction: Fraction of each class held out for ``'val'``.
+        seed: Seed of the stratified split.
+        **kwargs: Passed to mmpretrain's ``CustomDataset`` (``pipeline``, ``indices``, ...).
+
+    Example:
+        >>> ds = DigitsDataset('data/digits', split='val')
+        >>> len(ds), ds.metainfo['classes'][:3]
+        (360, ('0', '1', '2'))
+    """
+
+    # tools/train.py does not require data_root to exist: this class writes it.
+    prepares_data_root = True
+
+    def __init__(self, data_root: str = 'data/digits', split: str = 'train',
+                 val_fraction: float = 0.2, seed: int = 0, **kwargs) -> None:
+        if split not in SPLITS:
+            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
+        for key in ('data_prefix', 'ann_file', 'with_label'):
+            if key in kwargs:
+                raise TypeError(f'DigitsDataset sets {key} itself; got {key}={kwargs[key]!r}.')
+        prepare_digits(data_root, val_fraction=val_fraction, seed=seed)
+        super().__init__(data_root=data_root, data_prefix=split, **kwargs)

@@ -1,0 +1,216 @@
+"""Runner hooks of our default runtime (``configs/_base_/default_runtime.py``)."""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import random
+from typing import Optional
+
+import numpy as np
+import torch
+from mmengine.dist import get_world_size, is_main_process
+from mmengine.hooks import Hook
+
+from ..registry import HOOKS
+
+
+@HOOKS.register_module()
+class CurvePlotHook(Hook):
+    """Save the training loss and the validation metrics as PNG curves in the work dir.
+
+    ``loss.png`` (mean loss over every ``interval`` iterations) and ``val_metrics.png`` (each
+    numeric validation metric against the epoch, or the iteration for iteration-based loops) are
+    rewritten after every epoch and validation, with their points in ``curves.json``, from which
+    a resumed run continues the curves of the killed one.
+
+    Args:
+        interval: Iterations averaged into one point of the loss curve.
+        out_dir: Folder of the PNGs; the run's work dir when None.
+
+    Example:
+        >>> custom_hooks = [dict(type='CurvePlotHook', interval=10)]
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, interval: int = 10, out_dir: Optional[str] = None) -> None:
+        if not isinstance(interval, int) or interval < 1:
+            raise ValueError(f'interval={interval!r} must be a positive int.')
+        self.interval = interval
+        self.out_dir = out_dir
+        self.loss: list[list[float]] = []  # [iteration, mean loss]
+        self.metrics: dict[str, list[list[float]]] = {}  # name -> [[epoch or iter, value]]
+        self._training = False
+
+    def before_train(self, runner) -> None:
+        # A resumed run (iter > 0) continues the curves of the run it resumes, cut back to the
+        # checkpoint it starts from; a run that only loaded weights (load_from) starts new ones.
+        path = osp.join(self.out_dir or runner.work_dir, 'curves.json')
+        if runner.iter > 0 and osp.isfile(path):
+            with open(path) as f:
+                saved = json.load(f)
+            step = runner.epoch if _by_epoch(runner) else runner.iter
+            self.loss = [p for p in saved.get('loss', []) if p[0] <= runner.iter]
+            self.metrics = {k: [p for p in v if p[0] <= step]
+                            for k, v in saved.get('metrics', {}).items()}
+        self._training = True
+
+    def after_train(self, runner) -> None:
+        self._training = False
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if not self.every_n_train_iters(runner, self.interval):
+            return
+        if 'train/loss' in runner.message_hub.log_scalars:
+            mean = runner.message_hub.get_scalar('train/loss').mean(self.interval)
+            self.loss.append([runner.iter + 1, float(mean)])
+
+    def after_train_epoch(self, runner) -> None:
+        self._plot(runner)
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        if not metrics or not self._training:
+            return  # runner.val() outside training: no curve to extend
+        step = runner.epoch if _by_epoch(runner) else runner.iter
+        for name, value in metrics.items():
+            if isinstance(value, (int, float, np.floating, np.integer)):
+                self.metrics.setdefault(name, []).append([step, float(value)])
+        self._plot(runner)
+
+    def _plot(self, runner) -> None:
+        if not is_main_process():
+            return
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+
+        out_dir = self.out_dir or runner.work_dir
+        os.makedirs(out_dir, exist_ok=True)
+        path = osp.join(out_dir, 'curves.json')
+        with open(f'{path}.tmp{os.getpid()}', 'w') as f:
+            json.dump(dict(loss=self.loss, metrics=self.metrics), f)
+        os.replace(f'{path}.tmp{os.getpid()}', path)
+        unit = 'epoch' if _by_epoch(runner) else 'iteration'
+        plots = [('loss.png', {'train loss': self.loss}, 'iteration', 'loss'),
+                 ('val_metrics.png', self.metrics, unit, 'value')]
+        for filename, series, xlabel, ylabel in plots:
+            if not any(series.values()):
+                continue
+            fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+            for name, points in series.items():
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, marker='o' if len(points) < 50 else None, label=name)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            ax.legend()
+            ax.set_title(f'{osp.basename(runner.work_dir)}: {filename[:-4].replace("_", " ")}')
+            fig.tight_layout()
+            path = osp.join(out_dir, filename)
+            tmp = f'{path}.tmp{os.getpid()}.png'
+            fig.savefig(tmp)
+            plt.close(fig)
+            os.replace(tmp, path)
+
+
+def _by_epoch(runner) -> bool:
+    from mmengine.runner import EpochBasedTrainLoop
+    return isinstance(runner.train_loop, EpochBasedTrainLoop)
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Store the python/numpy/torch random states in each checkpoint and restore them on resume.
+
+    mmengine re-seeds a resumed run with its initial seed, so random augmentations that run in the
+    main process (``num_workers=0``) draw different numbers than in an uninterrupted run. With
+    this hook, a deterministic run resumed from epoch N repeats the uninterrupted run exactly.
+    States are per process: they are restored only in single-process runs.
+
+    Example:
+        >>> custom_hooks = [dict(type='RNGStateHook')]
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._loaded: Optional[dict] = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        state = dict(world_size=get_world_size(), python=random.getstate(),
+                     numpy=(kind, keys.tolist(), pos, has_gauss, gauss),
+                     torch=torch.get_rng_state())
+        if torch.cuda.is_available():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        checkpoint.setdefault('meta', {})['rng_state'] = state
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._loaded = checkpoint.get('meta', {}).get('rng_state')
+
+    def before_train(self, runner) -> None:
+        state, self._loaded = self._loaded, None
+        if state is None or runner.iter == 0:
+            return  # not a resumed run
+        if get_world_size() != 1 or state['world_size'] != 1:
+            runner.logger.info('RNGStateHook: random states are restored only in '
+                               'single-process runs; distributed ranks keep their seeds.')
+            return
+        python = state['python']
+        random.setstate((python[0], tuple(python[1]), python[2]))
+        kind, keys, pos, has_gauss, gauss = state['numpy']
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+        torch.set_rng_state(state['torch'])
+        if 'cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])
+
+
+@HOOKS.register_module()
+class ProgressBarHook(Hook):
+    """A progress bar over each training epoch (or the whole iteration-based run), with the
+    current loss, on an interactive terminal; silent when stderr is not a terminal (logs, CI).
+
+    Example:
+        >>> custom_hooks = [dict(type='ProgressBarHook')]
+    """
+
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def before_train_epoch(self, runner) -> None:
+        if not is_main_process():
+            return
+        from tqdm import tqdm
+        if _by_epoch(runner):
+            total = len(runner.train_dataloader)
+            desc = f'epoch {runner.epoch + 1}/{runner.max_epochs}'
+        elif self._bar is None:
+            total, desc = runner.max_iters - runner.iter, 'train'
+        else:
+            return
+        self._close()
+        # disable=None: off when stderr is not a tty
+        self._bar = tqdm(total=total, desc=desc, leave=False, disable=None, dynamic_ncols=True)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        if 'train/loss' in runner.message_hub.log_scalars:
+            loss = runner.message_hub.get_scalar('train/loss').current()
+            self._bar.set_postfix(loss=f'{loss:.4f}', refresh=False)
+
+    def after_train_epoch(self, runner) -> None:
+        if _by_epoch(runner):
+            self._close()
+
+    def after_train(self, runner) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,381 @@
+"""ResNet3d: the 3D ResNet for video clips (N x C x T x H x W), built from the shared 2D blocks.
+
+Its configuration follows mmaction2 1.x ``ResNet3d`` (``_base_/models/i3d_r50.py`` builds unchanged
+once its ``type`` names ours), its weights load from mmaction2 checkpoints and from torchvision's
+``r3d_18``, and it is initialised from a 2D ResNet checkpoint by inflation
+(:mod:`mmbackbones.checkpoint.inflate`).
+
+The blocks are the package's one ``BasicBlock``/``Bottleneck`` (ResNeXt with ``groups``) and the
+stages come from ``ResLayer``: a block given ``temporal_kernels=(t1, t2)`` builds ``(t, k, k)``
+convs, so module names are those of the 2D ResNet (``conv1``, ``bn1``, ``layer1.0.conv1``,
+``downsample.0/1``), which keeps 2D-to-3D inflation a name-for-name operation. mmaction2's
+ConvModule names (``conv1.conv``, ``conv1.bn``) and torchvision's (``stem.0``, ``conv1.0``) are
+remapped on load.
+
+Where we depart from mmaction2's defaults:
+* ``out_indices`` defaults to every stage (our ResNet's default; mmaction2: ``(3, )``), and
+  ``forward`` always returns a tuple, also for one index (mmaction2 returns a bare tensor).
+* ``depth`` has no default (mmaction2: 50), as in our ResNet.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import NonLocal3d, build_conv_layer, build_norm_layer
+from mmengine.model import constant_init
+
+from ...registry import MODELS
+from ..layers import (
+    BasicBlock,
+    Bottleneck,
+    ResLayer,
+    check_choice,
+    check_int,
+    check_layer_cfg,
+    check_plugins,
+    per_stage,
+)
+from .base import BaseBackbone
+from .resnet import ResNet
+
+# Temporal kernels of (conv1, conv2) per block type and inflate style; a non-inflated block has
+# (1, 1). BasicBlock has only 3x3 convs, so both styles inflate both of them to 3x3x3 (as
+# mmaction2's BasicBlock3d does).
+_INFLATED_KERNELS = {
+    (Bottleneck, '3x1x1'): (3, 1),
+    (Bottleneck, '3x3x3'): (1, 3),
+    (BasicBlock, '3x1x1'): (3, 3),
+    (BasicBlock, '3x3x3'): (3, 3),
+}
+
+
+@MODELS.register_module()
+class ResNet3d(BaseBackbone):
+    """3D ResNet (I3D, `Quo Vadis, Action Recognition? <https://arxiv.org/abs/1705.07750>`_;
+    R3D, `A Closer Look at Spatiotemporal Convolutions <https://arxiv.org/abs/1711.11248>`_).
+
+    Args:
+        depth: 18, 34 (BasicBlock), 50, 101 or 152 (Bottleneck).
+        stage_blocks: Blocks per stage, overriding the depth's (e.g. ``(2, 2, 2)`` Bottlenecks).
+        in_channels: Input channels.
+        num_stages: 1-4 stages.
+        base_channels: Stem output channels and width of the first stage.
+        out_indices: Stages whose outputs ``forward`` returns (always a tuple); negative indices
+            count from the last stage. Default: every stage.
+        spatial_strides: Spatial stride of each stage's first block (default ``(1, 2, 2, 2)``).
+        temporal_strides: Temporal stride of each stage's first block (default all 1).
+        dilations: Spatial dilation of each stage (default all 1).
+        conv1_kernel: Stem conv kernel ``(t, h, w)``.
+        conv1_stride_s: Stem conv spatial stride.
+        conv1_stride_t: Stem conv temporal stride.
+        pool1_stride_s: Spatial stride of the stem max pool (kernel 1 x 3 x 3).
+        pool1_stride_t: Temporal stride of the stem max pool.
+        with_pool1: Use the stem max pool (torchvision's R3D has none).
+        with_pool2: Temporal max pool (kernel 2, stride 2) on the first stage's output.
+        style: ``'pytorch'`` (stride on the 3x3 conv) or ``'caffe'`` (on the first 1x1).
+        frozen_stages: -1 freezes nothing, 0 the stem, k the stem and the first k stages.
+        inflate: Which blocks get a temporal kernel: per stage an int (all blocks) or one 0/1 per
+            block, e.g. I3D's ``((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0))``.
+        inflate_style: ``'3x1x1'`` (Bottleneck conv1 is 3x1x1) or ``'3x3x3'`` (conv2 is
+            3x3x3). BasicBlocks inflate both 3x3 convs to 3x3x3 in either style.
+        conv_cfg: Conv layer config; must build a 3D conv (default ``Conv3d``).
+        norm_cfg: Norm layer config (``BN3d``, ``SyncBN``, ``GN``, ...).
+        act_cfg: Activation; only ReLU is supported (accepted for mmaction2 configs).
+        norm_eval: Keep BN layers in eval mode while training.
+        with_cp: Gradient checkpointing in every block.
+        non_local: mmaction2-style non-local pattern (like ``inflate``): an mmcv ``NonLocal3d``
+            after the chosen blocks' output.
+        non_local_cfg: Arguments of those ``NonLocal3d`` blocks (``mode``, ``sub_sample``, ...).
+        plugins: mmdet-style plugin list, ``dict(cfg=..., position='after_conv1' |
+            'after_conv2' | 'after_conv3', stages=per-stage bools or None)``; a 3D plugin such as
+            ``dict(type=NonLocal3d)`` (mmcv does not register it by name).
+        groups: Groups of the Bottleneck 3x3 conv (ResNeXt-3D).
+        base_width: Width per group at ``base_channels`` (ResNeXt-3D).
+        zero_init_residual: Zero the last norm of every block in random init.
+        pretrained: mmaction2's way to initialise: a checkpoint to load in ``init_weights``.
+        pretrained2d: With ``pretrained``: it is a 2D ResNet checkpoint, inflated with the I3D
+            'mean' method; ``False``: a 3D checkpoint loaded as it is.
+        init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...)`` loads a 3D
+            checkpoint (ours, mmaction2, torchvision R3D) with a report.
+
+    Example:
+        >>> import torch
+        >>> from mmbackbones.models import ResNet3d
+        >>> model = ResNet3d(depth=50, conv1_kernel=(5, 7, 7), conv1_stride_t=2,
+        ...                  pool1_stride_t=2).eval()
+        >>> for out in model(torch.rand(1, 3, 16, 64, 64)):
+        ...     print(tuple(out.shape))
+        (1, 256, 2, 16, 16)
+        (1, 512, 2, 8, 8)
+        (1, 1024, 2, 4, 4)
+        (1, 2048, 2, 2, 2)
+        >>> model.out_strides, model.stage_temporal_strides
+        ((4, 8, 16, 32), (8, 8, 8, 8))
+    """
+
+    arch_settings = ResNet.arch_settings
+    # narrow, so the registry-wide contract tests stay fast on CPU
+    example_args = dict(depth=18, base_channels=16)
+    example_input_shape = (2, 3, 4, 32, 32)
+
+    def __init__(self,
+                 depth: int,
+                 stage_blocks: Sequence[int] | None = None,
+                 in_channels: int = 3,
+                 num_stages: int = 4,
+                 base_channels: int = 64,
+                 out_indices: int | Sequence[int] | None = None,
+                 spatial_strides: Sequence[int] | None = None,
+                 temporal_strides: Sequence[int] | None = None,
+                 dilations: Sequence[int] | None = None,
+                 conv1_kernel: Sequence[int] = (3, 7, 7),
+                 conv1_stride_s: int = 2,
+                 conv1_stride_t: int = 1,
+                 pool1_stride_s: int = 2,
+                 pool1_stride_t: int = 1,
+                 with_pool1: bool = True,
+                 with_pool2: bool = True,
+                 style: str = 'pytorch',
+                 frozen_stages: int = -1,
+                 inflate: int | Sequence = 1,
+                 inflate_style: str = '3x1x1',
+                 conv_cfg: dict = dict(type='Conv3d'),
+                 norm_cfg: dict = dict(type='BN3d', requires_grad=True),
+                 act_cfg: dict = dict(type='ReLU', inplace=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 non_local: int | Sequence = 0,
+                 non_local_cfg: dict = dict(),
+                 plugins: Sequence[dict] | None = None,
+                 groups: int = 1,
+                 base_width: int = 64,
+                 zero_init_residual: bool = True,
+                 pretrained: str | None = None,
+                 pretrained2d: bool = True,
+                 init_cfg: dict | list | None = None) -> None:
+        if pretrained is not None and init_cfg is not None:
+            raise ValueError(f'pretrained={pretrained!r} and init_cfg={init_cfg!r} both say how '
+                             'to initialise; give one of them.')
+        if init_cfg is None:
+            init_cfg = [dict(type='Kaiming', layer='Conv3d'),
+                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
+        super().__init__(init_cfg)
+        if isinstance(depth, bool) or not isinstance(depth, int) or \
+                depth not in self.arch_settings:
+            raise KeyError(f'depth={depth!r} is not supported by {type(self).__name__}; '
+                           f'allowed: {sorted(self.arch_settings)}.')
+        check_int('num_stages', num_stages, 1, 4)
+        check_int('in_channels', in_channels, 1)
+        check_int('base_channels', base_channels, 1)
+        check_choice('style', style, ('pytorch', 'caffe'))
+        check_choice('inflate_style', inflate_style, ('3x1x1', '3x3x3'))
+        check_layer_cfg('conv_cfg', conv_cfg, 'conv', allow_none=False)
+        check_layer_cfg('norm_cfg', norm_cfg, 'norm', allow_none=False)
+        if not isinstance(act_cfg, dict) or act_cfg.get('type') != 'ReLU':
+            raise ValueError(f"act_cfg={act_cfg!r} is not supported; the blocks use ReLU, so only "
+                             "dict(type='ReLU') is allowed.")
+        check_plugins(plugins, num_stages)
+        if pretrained is not None and not isinstance(pretrained, str):
+            raise TypeError(f'pretrained must be a checkpoint path/URL or None, got '
+                            f'{pretrained!r}.')
+        block, default_blocks = self.arch_settings[depth]
+        stage_blocks = per_stage('stage_blocks', stage_blocks, num_stages, default_blocks)
+        spatial_strides = per_stage('spatial_strides', spatial_strides, num_stages, (1, 2, 2, 2))
+        temporal_strides = per_stage('temporal_strides', temporal_strides, num_stages,
+                                     (1, ) * 4)
+        dilations = per_stage('dilations', dilations, num_stages, (1, ) * 4)
+        for arg, values in (('stage_blocks', stage_blocks), ('spatial_strides', spatial_strides),
+                            ('temporal_strides', temporal_strides), ('dilations', dilations)):
+            for v in values:
+                check_int(f'{arg} entry', v, 1)
+        if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
+            raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
+        for arg, v in (('conv1_stride_s', conv1_stride_s), ('conv1_stride_t', conv1_stride_t),
+                       ('pool1_stride_s', pool1_stride_s), ('pool1_stride_t', pool1_stride_t)):
+            check_int(arg, v, 1)
+        inflate = _per_block('inflate', inflate, stage_blocks)
+        non_local = _per_block('non_local', non_local, stage_blocks)
+        if out_indices is None:
+            out_indices = tuple(range(num_stages))
+
+        self.depth = depth
+        self.block = block
+        self.stage_blocks = stage_blocks
+        self.in_channels = in_channels
+        self.base_channels = base_channels
+        self.spatial_strides = spatial_strides
+        self.temporal_strides = temporal_strides
+        self.dilations = dilations
+        self.conv1_kernel = tuple(conv1_kernel)
+        self.with_pool2 = with_pool2
+        self.style = style
+        self.inflate = inflate
+        self.inflate_style = inflate_style
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.groups = groups
+        self.base_width = base_width
+        self.zero_init_residual = zero_init_residual
+        self.pretrained = pretrained
+        self.pretrained2d = pretrained2d
+
+        stem = self._make_stem_layer(conv1_stride_s, conv1_stride_t, pool1_stride_s,
+                                     pool1_stride_t, with_pool1)
+        # Temporal max pool on the first stage's output (I3D); in the stage-0 output, as in
+        # mmaction2.
+        self.pool2 = nn.MaxPool3d(kernel_size=(2, 1, 1), stride=(2, 1, 1)) if with_pool2 \
+            else nn.Identity()
+        stride_s = conv1_stride_s * (pool1_stride_s if with_pool1 else 1)
+        stride_t = conv1_stride_t * (pool1_stride_t if with_pool1 else 1)
+        kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
+        nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
+        block_kwargs = {} if block is BasicBlock else dict(
+            groups=groups, base_width=base_width, base_channels=base_channels)
+        if block is BasicBlock and (groups != 1 or base_width != 64):
+            raise ValueError(f'groups={groups}/base_width={base_width} need a Bottleneck depth '
+                             f'(50/101/152); depth={depth} uses BasicBlock.')
+        inplanes = base_channels
+        stages, channels, strides_s, strides_t = [], [], [], []
+        for i, num_blocks in enumerate(stage_blocks):
+            stage_plugins = [{k: v for k, v in p.items() if k != 'stages'} for p in plugins or ()
+                             if p.get('stages') is None or p['stages'][i]]
+            layer = ResLayer(
+                block=block,
+                inplanes=inplanes,
+                planes=base_channels * 2**i,
+                num_blocks=num_blocks,
+                stride=spatial_strides[i],
+                temporal_stride=temporal_strides[i],
+                conv_cfg=conv_cfg,
+                norm_cfg=norm_cfg,
+                dilation=dilations[i],
+                style=style,
+                with_cp=with_cp,
+                block_overrides=[
+                    dict(temporal_kernels=kernels[inflate[i][j]],
+                         plugins=stage_plugins + ([nl_plugin] if non_local[i][j] else []))
+                    for j in range(num_blocks)
+                ],
+                **block_kwargs)
+            self.add_module(f'layer{i + 1}', layer)
+            inplanes = layer.out_channels
+            stride_s *= spatial_strides[i]
+            stride_t *= temporal_strides[i] * (2 if i == 0 and with_pool2 else 1)
+            stages.append(layer)
+            channels.append(layer.out_channels)
+            strides_s.append(stride_s)
+            strides_t.append(stride_t)
+        self.res_layers = [f'layer{i + 1}' for i in range(num_stages)]
+        self.feat_dim = channels[-1]
+        #: Temporal stride of every stage's output relative to the input clip.
+        self.stage_temporal_strides = tuple(strides_t)
+        self._set_stages(stem, stages, channels, strides_s, out_indices, frozen_stages,
+                         norm_eval)
+
+    def _make_stem_layer(self, stride_s: int, stride_t: int, pool_stride_s: int,
+                         pool_stride_t: int, with_pool1: bool) -> list[nn.Module]:
+        self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels, self.base_channels,
+                                      kernel_size=self.conv1_kernel,
+                                      stride=(stride_t, stride_s, stride_s),
+                                      padding=tuple((k - 1) // 2 for k in self.conv1_kernel),
+                                      bias=False)
+        if not isinstance(self.conv1, nn.Conv3d):
+            raise ValueError(f'conv_cfg={self.conv_cfg!r} builds a {type(self.conv1).__name__}; '
+                             "ResNet3d needs a 3D conv, e.g. dict(type='Conv3d').")
+        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, self.base_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3),
+                                    stride=(pool_stride_t, pool_stride_s, pool_stride_s),
+                                    padding=(0, 1, 1)) if with_pool1 else nn.Identity()
+        return [self.conv1, norm1]
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.maxpool(self.relu(self.norm1(self.conv1(x))))  # N x C x T' x H/4 x W/4
+        feats = []
+        for i, layer in enumerate(self.stages()):
+            x = layer(x)
+            if i == 0:
+                x = self.pool2(x)
+            feats.append(x)
+        return tuple(feats[i] for i in self.out_indices)
+
+    # ---------------------------------------------------------------- weights
+    def init_weights(self) -> None:
+        """Random init from ``init_cfg``, then mmaction2's ``pretrained`` when given."""
+        super().init_weights()
+        if self.pretrained is None:
+            return
+        if self.pretrained2d:
+            from ...checkpoint.inflate import inflate_pretrained
+            inflate_pretrained(self, self.pretrained, method='mean')
+        else:
+            from ...checkpoint import load_pretrained
+            load_pretrained(self, self.pretrained)
+
+    def _after_init_weights(self) -> None:
+        if self.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, (BasicBlock, Bottleneck)):
+                    constant_init(m.last_norm, 0)
+
+    def twin_2d(self) -> ResNet:
+        """The 2D ResNet this network inflates; inflation reads its names, shapes and
+        ``remap_state_dict`` (mmpretrain/timm layouts), and our 2D and 3D module names agree."""
+        norm_cfg = dict(self.norm_cfg)
+        if norm_cfg['type'] in ('BN3d', 'BatchNorm3d'):
+            norm_cfg['type'] = 'BN'
+        return ResNet(depth=self.depth, in_channels=self.in_channels,
+                      base_channels=self.base_channels, num_stages=self.num_stages,
+                      style=self.style, norm_cfg=norm_cfg, groups=self.groups,
+                      base_width=self.base_width)
+
+    def remap_state_dict(self, state_dict: dict) -> dict:
+        """Rename mmaction2 (ConvModule) and torchvision R3D keys to ours.
+
+        * mmaction2: ``<m>.conv<i>.conv`` -> ``<m>.conv<i>``, ``<m>.conv<i>.bn`` -> ``<m>.bn<i>``
+          (the stem is ``conv1.conv``/``conv1.bn``), ``downsample.conv/bn`` ->
+          ``downsample.0/1``, ``non_local_block`` -> ``non_local3d`` (mmcv's plugin name).
+        * torchvision: ``stem.0/1`` -> ``conv1``/``bn1``, ``<m>.conv<i>.0/1`` -> ``<m>.conv<i>``/
+          ``<m>.bn<i>``; its classifier ``fc`` stays unexpected.
+        """
+        norm = re.sub(r'\d+$', '', self.norm1_name)  # 'bn' for BN3d, 'gn' for GN
+        rules = [
+            (r'^stem\.0\.', 'conv1.'),
+            (r'^stem\.1\.', f'{norm}1.'),
+            (r'(^|\.)conv(\d+)\.(?:conv|0)\.', r'\1conv\2.'),
+            (r'(^|\.)conv(\d+)\.(?:bn|gn|ln|in|1)\.', rf'\1{norm}\2.'),
+            (r'\.downsample\.conv\.', '.downsample.0.'),
+            (r'\.downsample\.(?:bn|gn|ln|in)\.', '.downsample.1.'),
+            (r'\.non_local_block\.', '.non_local3d.'),
+        ]
+        out = {}
+        for key, value in state_dict.items():
+            for pattern, repl in rules:
+                key = re.sub(pattern, repl, key)
+            out[key] = value
+        return out
+
+
+def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+    """mmaction2's per-stage, per-block 0/1 pattern: an int for all, per stage an int or one entry
+    per block."""
+    num_stages = len(stage_blocks)
+    if isinstance(value, int):
+        value = (value, ) * num_stages
+    value = per_stage(arg, value, num_stages, ())
+    result = []
+    for i, (entry, n) in enumerate(zip(value, stage_blocks)):
+        entry = (entry, ) * n if isinstance(entry, int) else tuple(entry)
+        if len(entry) != n or any(v not in (0, 1) for v in entry):
+            raise ValueError(f'{arg}[{i}]={value[i]!r}: stage {i} has {n} blocks; give 0/1 or '
+                             f'{n} 0/1 entries.')
+        result.append(tuple(int(v) for v in entry))
+    return tuple(result)

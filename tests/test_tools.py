@@ -1,0 +1,155 @@
+"""Analysis tools and the clear-error paths of tools/train.py and tools/test.py."""
+from __future__ import annotations
+
+import importlib.util
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from mmbackbones.analysis import measure_complexity
+from mmbackbones.engine.config import (
+    ConfigError,
+    build_model_from_cfg,
+    check_cfg_options,
+    check_dataset_paths,
+)
+from mmbackbones.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGITS = osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
+IN1K = osp.join(ROOT, 'configs', 'resnet', 'resnet50_8xb32_in1k.py')
+
+
+def _tool(path: str):
+    spec = importlib.util.spec_from_file_location(f'_tool_{osp.basename(path)[:-3]}',
+                                                  osp.join(ROOT, 'tools', path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------ clear errors
+@pytest.mark.parametrize('argv, message', [
+    (['configs/resnet/resnet18_8xb16_digit.py'], "does not exist. Did you mean"),
+    ([DIGITS, '--cfg-options', 'model.backbone.dpeth=34'], "Did you mean 'depth'"),
+    ([DIGITS, '--cfg-options', 'train_cfg.max_epoch=1'], "Did you mean 'max_epochs'"),
+    ([DIGITS, '--cfg-options', 'modle.backbone.depth=34'], "no key 'modle' at the top level"),
+    ([IN1K, '--cfg-options', 'train_dataloader.dataset.data_root=/nonexistent/imagenet'],
+     "data_root='/nonexistent/imagenet' does not exist"),
+    ([DIGITS, '--resume', '/nonexistent/epoch_1.pth'], 'no such checkpoint file'),
+])
+def test_train_clear_errors(argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert _tool('train.py').main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and message in err, err
+    assert 'Traceback' not in err
+
+
+def test_cli_error_has_no_traceback():
+    out = subprocess.run([sys.executable, 'tools/train.py', 'configs/nope.py'], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: config file 'configs/nope.py' does not exist."]
+
+
+def test_test_tool_missing_checkpoint(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert _tool('test.py').main([DIGITS, 'work_dirs/none/epoch_9.pth']) == 2
+    assert "checkpoint 'work_dirs/none/epoch_9.pth' does not exist" in capsys.readouterr().err
+
+
+def test_cfg_options_accept_new_arguments_of_the_configured_type():
+    cfg = Config.fromfile(DIGITS)
+    # present keys, new constructor arguments of the typed dict, list indices, runner sections
+    check_cfg_options(cfg, {'model.backbone.depth': 34, 'model.backbone.frozen_stages': 1,
+                            'model.backbone.norm_eval': True, 'param_scheduler.1.eta_min': 0.0,
+                            'train_cfg.val_begin': 2, 'train_dataloader.num_workers': 2,
+                            'train_dataloader.persistent_workers': False,
+                            'env_cfg.dist_cfg.timeout': 60, 'work_dir': 'w'})
+    for bad in ('model.backbone.frozen_stage', 'param_scheduler.7.eta_min',
+                'train_dataloader.batch_sise', 'optim_wrapper.optimizer.lr.x'):
+        with pytest.raises(ConfigError, match='--cfg-options'):
+            check_cfg_options(cfg, {bad: 1})
+
+
+def test_dataset_paths_checked_but_digits_prepares_itself(tmp_path):
+    cfg = Config.fromfile(IN1K)
+    with pytest.raises(ConfigError, match=r'train_dataloader\.dataset\.data_root'):
+        check_dataset_paths(cfg, ['train_dataloader'])
+    cfg = Config.fromfile(DIGITS)
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'not-yet')
+    check_dataset_paths(cfg, ['train_dataloader'])  # DigitsDataset writes it on first use
+
+
+# ------------------------------------------------------------------ parameters and FLOPs
+# zoo_numbers.md: torchvision num_params / _ops (conv+linear GMACs incl. fc); mmpretrain's
+# current get_flops (mmengine FlopAnalyzer on extract_feat): R50 4.109G.
+ZOO = {
+    'resnet18_8xb32_in1k.py': (11_689_512, 1.814e9, None),
+    'resnet50_8xb32_in1k.py': (25_557_032, 4.089e9, 4.109e9),
+    'resnetv1d50_8xb32_in1k.py': (25_576_264, 4.329e9, None),
+}
+
+
+@pytest.mark.parametrize('config', sorted(ZOO))
+def test_flops_and_params_match_zoo(config):
+    params, tv_macs, mmengine_macs = ZOO[config]
+    model = build_model_from_cfg(Config.fromfile(osp.join(ROOT, 'configs', 'resnet', config)))
+    result = measure_complexity(model, (1, 3, 224, 224), 'torchvision')
+    assert result.params == params
+    assert result.macs == pytest.approx(tv_macs, rel=0.01)
+    assert [r[0] for r in result.rows] == ['stem', 'layer1', 'layer2', 'layer3', 'layer4',
+                                           'neck', 'head']
+    assert sum(r[2] for r in result.rows) == result.macs
+    assert dict((r[0], r[1]) for r in result.rows)['head'] == \
+        model.head.fc.in_features * 1000 + 1000
+    if mmengine_macs is not None:
+        fv = measure_complexity(model, (1, 3, 224, 224), 'mmengine')
+        assert fv.macs == pytest.approx(mmengine_macs, rel=0.01)
+        assert dict((r[0], r[2]) for r in fv.rows)['head'] == 0  # extract_feat only
+
+
+def test_backbone_params_per_stage():
+    # zoo_numbers.md: backbone-only analytic count of ResNet-50
+    result = measure_complexity(MODELS.build(dict(type='resnet50')), (1, 3, 224, 224))
+    assert result.params == 23_508_032
+    assert [r[0] for r in result.rows] == ['stem', 'layer1', 'layer2', 'layer3', 'layer4']
+    assert dict((r[0], r[1]) for r in result.rows)['stem'] == 7 * 7 * 3 * 64 + 2 * 64
+
+
+def test_get_flops_cli(capsys):
+    assert _tool('analysis_tools/get_flops.py').main(['resnet18', '--shape', '64']) == 0
+    out = capsys.readouterr().out
+    assert 'layer4' in out and '11,176,512' in out
+    assert _tool('analysis_tools/get_flops.py').main(['resnet19']) == 2
+    assert 'neither a config file nor a registered model' in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ listing and feature maps
+def test_list_models_filters():
+    tool = _tool('misc/list_models.py')
+    rows = tool.list_models('resnet50*')
+    assert {r[0] for r in rows} >= {'resnet50', 'resnet50_v1c', 'resnet50_v1d'}
+    assert all(r[0].lower().startswith('resnet50') for r in rows)
+    assert ('ResNet', 'type', 'mmbackbones.models.backbones.resnet') in tool.list_models('ResNet')
+    assert [r[0] for r in tool.list_models('Digits', registry='dataset')] == ['DigitsDataset']
+    assert tool.main(['no-such-model']) == 1
+
+
+def test_feature_maps_png(tmp_path):
+    import numpy as np
+    from PIL import Image
+    image = str(tmp_path / 'in.png')
+    Image.fromarray((np.random.default_rng(0).random((40, 40, 3)) * 255).astype('uint8')).save(
+        image)
+    out = str(tmp_path / 'maps.png')
+    tool = _tool('visualization/feature_maps.py')
+    assert tool.main(['resnet18', image, '--out', out, '--shape', '64',
+                      '--cfg-options', 'out_indices=(1,3)']) == 0
+    grid = Image.open(out)
+    assert grid.size[0] > 500 and grid.size[1] > 200  # 2 rows x 9 panels

@@ -1,0 +1,310 @@
+"""Throughput and peak memory of a backbone, side by side with other libraries' implementations.
+
+Measures, for our backbone and (optionally) timm's, torchvision's and mmpretrain's implementation
+of the same architecture, in one process:
+
+* inference throughput (images/s, ``eval()`` + ``torch.inference_mode``),
+* training-step throughput (forward, ``mean()`` of the last feature map, backward, SGD step),
+* peak memory of one step: on CUDA ``torch.cuda.max_memory_allocated``; on CPU the peak of the
+  bytes torch allocates during the step, from the profiler's memory events (weights and
+  optimizer state allocated before the step are not counted),
+
+then prints a table with the ratios ours/theirs (throughput > 1: ours is faster; memory < 1: ours
+needs less). Every implementation runs the backbone only (no pooling, no classifier) and, when
+compared, ours returns only its last stage like the others (``out_indices=(-1,)`` unless
+``--args out_indices=...`` says otherwise). Runs of the
+implementations are interleaved, repeat by repeat, so a machine shared with other work loads them
+alike; each number is the median over ``--repeats``. Threads: torch's default
+(``torch.get_num_threads()``), unless ``--threads`` is given.
+
+Examples::
+
+    python tools/analysis_tools/benchmark.py res2net50_26w_4s resnext50_32x4d
+    python tools/analysis_tools/benchmark.py ResNet --args depth=101 --timm resnet101
+    python tools/analysis_tools/benchmark.py configs/_base_/models/res2net50-w26-s4.py \\
+        --batch-size 16 --input-size 224 --device cuda
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os.path as osp
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+
+import mmbackbones  # noqa: F401  (registers every backbone)
+from mmbackbones.registry import MODELS
+
+# The same architecture elsewhere, by our registered name: timm model name, torchvision model
+# name, mmpretrain backbone config. Extend as families are added; --timm/--torchvision/
+# --mmpretrain name one explicitly.
+EQUIVALENTS: dict[str, dict] = {
+    **{f'resnet{d}': dict(timm=f'resnet{d}', torchvision=f'resnet{d}',
+                          mmpretrain=dict(type='ResNet', depth=d))
+       for d in (18, 34, 50, 101, 152)},
+    'resnet50_v1c': dict(timm='resnet50c', mmpretrain=dict(type='ResNetV1c', depth=50)),
+    'resnet50_v1d': dict(timm='resnet50d', mmpretrain=dict(type='ResNetV1d', depth=50)),
+    'resnext50_32x4d': dict(timm='resnext50_32x4d', torchvision='resnext50_32x4d',
+                            mmpretrain=dict(type='ResNeXt', depth=50, groups=32,
+                                            width_per_group=4)),
+    'res2net50_26w_4s': dict(timm='res2net50_26w_4s',
+                             mmpretrain=dict(type='Res2Net', depth=50, scales=4, base_width=26,
+                                             deep_stem=False, avg_down=False)),
+    'res2net50_v1b_26w_4s': dict(timm='res2net50d',
+                                 mmpretrain=dict(type='Res2Net', depth=50, scales=4,
+                                                 base_width=26)),
+}
+LIBRARIES = ('timm', 'torchvision', 'mmpretrain')
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('models', nargs='+',
+                        help='registered backbone names (e.g. res2net50_26w_4s, ResNeXt) or '
+                        'config files whose model.backbone (or model) is built')
+    parser.add_argument('--args', nargs='*', default=[], metavar='KEY=VALUE',
+                        help='extra backbone arguments, values as Python literals')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--input-size', type=int, default=224, help='square input side')
+    parser.add_argument('--frames', type=int, default=8, help='T of 5-D (video) inputs')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations per run')
+    parser.add_argument('--iters', type=int, default=3, help='timed iterations per repeat')
+    parser.add_argument('--repeats', type=int, default=5, help='median over this many repeats')
+    parser.add_argument('--threads', type=int, default=None, help="default: torch's default")
+    parser.add_argument('--no-train', action='store_true', help='inference only')
+    parser.add_argument('--no-memory', action='store_true', help='skip the memory probe')
+    parser.add_argument('--compare', nargs='*', default=None, choices=LIBRARIES,
+                        help='libraries to compare with (default: every known equivalent whose '
+                        'library is installed; give the flag alone for none)')
+    parser.add_argument('--timm', help='timm model name to compare with')
+    parser.add_argument('--torchvision', help='torchvision model name to compare with')
+    parser.add_argument('--mmpretrain', help='mmpretrain backbone config, a Python dict literal')
+    return parser.parse_args()
+
+
+# ---------------------------------------------------------------- building
+def build_ours(spec: str, extra: dict) -> tuple[str, nn.Module]:
+    if spec.endswith('.py') and osp.isfile(spec):
+        from mmengine.config import Config
+        model_cfg = Config.fromfile(spec).model
+        cfg = dict(model_cfg.get('backbone', model_cfg))
+        label = osp.splitext(osp.basename(spec))[0]
+    else:
+        obj = MODELS.get(spec)
+        cfg = dict(type=spec, **(dict(obj.example_args) if isinstance(obj, type) else {}))
+        label = spec
+    cfg.update(extra)
+    return label, MODELS.build(cfg)
+
+
+class _Features(nn.Module):
+    """Another library's model reduced to its backbone: the last feature map."""
+
+    def __init__(self, model: nn.Module,
+                 forward: Callable[[nn.Module, torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self._forward = forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(self.model, x)
+
+
+def build_theirs(library: str, what) -> nn.Module:
+    if library == 'timm':
+        import timm
+        model = timm.create_model(what, pretrained=False)
+        model.reset_classifier(0)  # the classifier is never run: keep it out of params/optimizer
+        return _Features(model, lambda m, x: m.forward_features(x))
+    if library == 'torchvision':
+        import torchvision
+        model = getattr(torchvision.models, what)(weights=None)
+        if hasattr(model, 'fc') and hasattr(model, 'avgpool'):  # ResNet family: drop the head
+            model = nn.Sequential(*[m for n, m in model.named_children()
+                                    if n not in ('avgpool', 'fc')])
+        return _Features(model, lambda m, x: m(x))
+    if library == 'mmpretrain':
+        import mmpretrain.models  # noqa: F401  (registers mmpretrain's backbones)
+        from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+        cfg = ast.literal_eval(what) if isinstance(what, str) else dict(what)
+        return _Features(PRETRAIN_MODELS.build(cfg), lambda m, x: m(x)[-1])
+    raise ValueError(f'library={library!r}; allowed: {LIBRARIES}')
+
+
+def comparisons(label: str, args: argparse.Namespace) -> dict[str, object]:
+    known = EQUIVALENTS.get(label, {})
+    explicit = {lib: getattr(args, lib) for lib in LIBRARIES if getattr(args, lib)}
+    if args.compare is None:
+        wanted = [lib for lib in LIBRARIES if lib in known or lib in explicit]
+    else:
+        wanted = list(args.compare) + [lib for lib in explicit if lib not in args.compare]
+    found = {}
+    for lib in wanted:
+        what = explicit.get(lib, known.get(lib))
+        if what is None:
+            print(f'  ({label}: no known {lib} equivalent; name one with --{lib})')
+        elif not _importable(lib):
+            print(f'  ({label}: {lib} is not installed; skipped)')
+        else:
+            found[lib] = what
+    return found
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+# ---------------------------------------------------------------- measuring
+def last_output(out) -> torch.Tensor:
+    return out[-1] if isinstance(out, (tuple, list)) else out
+
+
+class Runner:
+    """One implementation: its model, optimizer and input, and one step of each mode."""
+
+    def __init__(self, name: str, model: nn.Module, x: torch.Tensor) -> None:
+        self.name = name
+        self.model = model.to(x.device)
+        self.x = x
+        self.params = sum(p.numel() for p in model.parameters())
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step(self, train: bool) -> None:
+        if train:
+            self.model.train()
+            self.optimizer.zero_grad(set_to_none=True)
+            last_output(self.model(self.x)).float().mean().backward()
+            self.optimizer.step()
+        else:
+            self.model.eval()
+            with torch.inference_mode():
+                last_output(self.model(self.x))
+
+    def timed(self, train: bool, iters: int) -> float:
+        """Seconds per iteration over ``iters`` iterations."""
+        _sync(self.x.device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            self.step(train)
+        _sync(self.x.device)
+        return (time.perf_counter() - start) / iters
+
+    def peak_memory(self, train: bool) -> float:
+        """Peak bytes allocated during one step, beyond what was allocated before it."""
+        self.step(train)  # optimizer state exists before the measured step
+        device = self.x.device
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+            before = torch.cuda.memory_allocated(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            self.step(train)
+            torch.cuda.synchronize(device)
+            return torch.cuda.max_memory_allocated(device) - before
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            self.step(train)
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']
+        current = peak = 0
+        for event in sorted(events, key=lambda e: e.start_ns()):
+            current += event.nbytes()
+            peak = max(peak, current)
+        return peak
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dict[str, float]:
+    """Median seconds per iteration of each runner, runs interleaved repeat by repeat."""
+    for runner in runners:
+        for _ in range(args.warmup):
+            runner.step(train)
+    times: dict[str, list[float]] = {r.name: [] for r in runners}
+    for repeat in range(args.repeats):
+        # alternate the order so neither side always runs right after the other
+        order = runners if repeat % 2 == 0 else runners[::-1]
+        for runner in order:
+            times[runner.name].append(runner.timed(train, args.iters))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def benchmark(spec: str, args: argparse.Namespace, extra: dict) -> None:
+    label, ours = build_ours(spec, extra)
+    others = comparisons(label, args)
+    if others and 'out_indices' not in extra and getattr(ours, 'num_stages', 1) > 1:
+        # the others return only the last feature map: do the same, so no earlier stage
+        # output is kept alive longer than theirs
+        label, ours = build_ours(spec, dict(extra, out_indices=(-1, )))
+    device = torch.device(args.device)
+    shape = list(getattr(ours, 'example_input_shape', (1, 3, 224, 224)))
+    shape[0], shape[-2:] = args.batch_size, [args.input_size] * 2
+    if len(shape) == 5:
+        shape[2] = args.frames
+    x = torch.randn(*shape, device=device)
+    runners = [Runner(f'mmbackbones {label}', ours, x)]
+    for lib, what in others.items():
+        runners.append(Runner(f'{lib} {what if isinstance(what, str) else what["type"]}',
+                              build_theirs(lib, what), x))
+
+    modes = [False] if args.no_train else [False, True]
+    results = {r.name: {} for r in runners}
+    for train in modes:
+        mode = 'train' if train else 'infer'
+        for name, seconds in measure(runners, train, args).items():
+            results[name][f'{mode} img/s'] = args.batch_size / seconds
+        if not args.no_memory:
+            for runner in runners:
+                results[runner.name][f'{mode} MiB'] = runner.peak_memory(train) / 2**20
+    print_table(label, tuple(shape), runners, results, args)
+
+
+def print_table(label: str, shape: tuple, runners: list[Runner], results: dict,
+                args: argparse.Namespace) -> None:
+    columns = list(results[runners[0].name])
+    name_width = max(len(r.name) for r in runners) + 2
+    print(f'\n{label}: input {shape}, device {args.device}, {torch.get_num_threads()} threads, '
+          f'median of {args.repeats} x {args.iters} iterations (warm-up {args.warmup})')
+    print(f'{"implementation":<{name_width}}{"params (M)":>12}' +
+          ''.join(f'{c:>14}' for c in columns))
+    for runner in runners:
+        row = results[runner.name]
+        print(f'{runner.name:<{name_width}}{runner.params / 1e6:>12.3f}' +
+              ''.join(f'{row[c]:>14.1f}' for c in columns))
+    ours = results[runners[0].name]
+    for runner in runners[1:]:
+        theirs = results[runner.name]
+        print(f'{"ours / " + runner.name.split()[0]:<{name_width}}{"":>12}' +
+              ''.join(f'{ours[c] / theirs[c]:>14.3f}' if theirs[c] else f'{"-":>14}'
+                      for c in columns))
+    if len(runners) > 1:
+        print('(img/s ratio > 1: ours is faster; MiB ratio < 1: ours needs less memory)')
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    extra = {}
+    for item in args.args:
+        key, sep, value = item.partition('=')
+        if not sep:
+            raise ValueError(f'--args entry {item!r} must be KEY=VALUE.')
+        try:
+            extra[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            extra[key] = value
+    torch.manual_seed(0)
+    for spec in args.models:
+        benchmark(spec, args, extra)
+
+
+if __name__ == '__main__':
+    main()

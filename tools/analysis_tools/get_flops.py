@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Parameters and FLOPs (MACs) of a config's model or of a registered backbone, per stage.
+
+    python tools/analysis_tools/get_flops.py configs/resnet/resnet50_8xb32_in1k.py
+    python tools/analysis_tools/get_flops.py resnet50 --shape 224 --convention mmengine
+    python tools/analysis_tools/get_flops.py ResNet --cfg-options depth=101 out_indices=3
+
+Conventions (both count a multiply-add as one FLOP): 'torchvision' = conv + linear MACs of the
+whole model, head fc included (torchvision's and the papers' numbers); 'mmengine' = mmengine's
+FlopAnalyzer on extract_feat (mmpretrain's get_flops.py; BN and pooling counted, head not).
+"""
+from __future__ import annotations
+
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from mmbackbones.analysis import CONVENTIONS
+    parser = argparse.ArgumentParser(description='Parameters and FLOPs per stage.')
+    parser.add_argument('model', help='a config file, or a registered backbone type/variant')
+    parser.add_argument('--shape', type=int, nargs='+', default=[224],
+                        help='input height [width] (default 224)')
+    parser.add_argument('--convention', choices=CONVENTIONS, default='torchvision')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='config overrides; for a backbone name, its constructor arguments')
+    return parser.parse_args(argv)
+
+
+def build_model(spec: str, options: dict | None):
+    """Build ``spec`` (config path or registered name); return the model and a backbone."""
+    from mmbackbones.engine.config import ConfigError, build_model_from_cfg, load_config
+    from mmbackbones.registry import MODELS
+    if spec.endswith('.py'):
+        model = build_model_from_cfg(load_config(spec, options))
+        return model, getattr(model, 'backbone', model)
+    if spec not in MODELS:
+        raise ConfigError(f'{spec!r} is neither a config file nor a registered model. '
+                          'List them with: python tools/misc/list_models.py')
+    model = MODELS.build(dict(type=spec, **(options or {})))
+    return model, model
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from mmbackbones.analysis import measure_complexity
+    from mmbackbones.engine.config import ConfigError
+    if len(args.shape) not in (1, 2):
+        print('error: --shape takes H or H W', file=sys.stderr)
+        return 2
+    try:
+        model, backbone = build_model(args.model, args.cfg_options)
+    except (ConfigError, KeyError, TypeError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    h, w = (args.shape * 2)[:2]
+    shape = list(getattr(backbone, 'example_input_shape', (1, 3, h, w)))
+    shape[0], shape[-2], shape[-1] = 1, h, w
+    result = measure_complexity(model, tuple(shape), args.convention)
+    print(f'{args.model}')
+    print(result.format())
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""Save the feature maps a backbone returns (its ``out_indices``) for one image as a PNG grid.
+
+One row per output: the channel mean, then the ``--channels`` most active channels.
+
+    python tools/visualization/feature_maps.py resnet50 demo.jpg --out maps.png
+    python tools/visualization/feature_maps.py configs/resnet/resnet18_8xb16_digits.py \
+        digit.png --checkpoint work_dirs/resnet18_8xb16_digits/epoch_5.pth --shape 32
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def load_image(path: str, size: int, mean, std):
+    import numpy as np
+    import torch
+    from PIL import Image
+    image = Image.open(path).convert('RGB').resize((size, size), Image.BILINEAR)
+    x = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)
+    x = (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    return image, x[None]
+
+
+def save_grid(image, features, path: str, channels: int = 7) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    cols = channels + 2
+    fig, axes = plt.subplots(len(features), cols, figsize=(1.6 * cols, 1.7 * len(features)),
+                             squeeze=False)
+    for row, feat in enumerate(features):
+        feat = feat[0].float()
+        top = feat.mean(dim=(1, 2)).argsort(descending=True)[:channels].tolist()
+        panels = [('input', image), (f'{tuple(feat.shape)}\nmean', feat.mean(0))]
+        panels += [(f'ch {c}', feat[c]) for c in top]
+        for col, ax in enumerate(axes[row]):
+            ax.axis('off')
+            if col < len(panels):
+                title, data = panels[col]
+                ax.imshow(data if col == 0 else data.numpy(), cmap=None if col == 0 else 'viridis')
+                ax.set_title(title if col or row == 0 else '', fontsize=7)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description='Save backbone feature maps as a PNG grid.')
+    parser.add_argument('model', help='a config file, or a registered backbone type/variant')
+    parser.add_argument('image', help='input image')
+    parser.add_argument('--out', default='feature_maps.png', help='output PNG')
+    parser.add_argument('--checkpoint', help='weights (classifier or backbone checkpoint)')
+    parser.add_argument('--shape', type=int, default=224, help='input size (square)')
+    parser.add_argument('--channels', type=int, default=7, help='channels shown per output')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='config overrides; for a backbone name, its constructor arguments')
+    args = parser.parse_args(argv)
+    import torch
+
+    from mmbackbones.checkpoint import load_pretrained
+    from mmbackbones.engine.config import ConfigError
+    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                                'analysis_tools'))
+    from get_flops import build_model
+    if not osp.isfile(args.image):
+        print(f'error: image {args.image!r} does not exist.', file=sys.stderr)
+        return 2
+    try:
+        model, backbone = build_model(args.model, args.cfg_options)
+    except (ConfigError, KeyError, TypeError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    if args.checkpoint:
+        load_pretrained(backbone, args.checkpoint)
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    mean = getattr(preprocessor, 'mean', None)
+    mean, std = ((preprocessor.mean.flatten().tolist(), preprocessor.std.flatten().tolist())
+                 if mean is not None else ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375]))
+    image, x = load_image(args.image, args.shape, mean, std)
+    backbone.eval()
+    with torch.no_grad():
+        features = backbone(x)
+    save_grid(image, features, args.out, args.channels)
+    print(f'{len(features)} outputs (out_indices={tuple(backbone.out_indices)}, shapes '
+          f'{[tuple(f.shape) for f in features]}) saved to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
