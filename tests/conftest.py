@@ -83,6 +83,19 @@ def mmcv_ops_available() -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """mmengine's default scope is process-global: a test that sets one (mmdet's
+    ``register_all_modules``, a Runner) would change how plain type names resolve in every later
+    test. Drop the scopes a test created."""
+    from mmengine.registry import DefaultScope
+    before = set(DefaultScope._instance_dict)
+    yield
+    for name in list(DefaultScope._instance_dict):
+        if name not in before:
+            del DefaultScope._instance_dict[name]
+
+
 @pytest.fixture
 def no_grad_eval():
     with torch.no_grad():

@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import randomize
-from mmbackbones.checkpoint import (CheckpointMismatchError, UnsafeCheckpointError, load_file,
-                                    load_pretrained, save_atomic)
+from mmbackbones.checkpoint import (
+    CheckpointMismatchError,
+    UnsafeCheckpointError,
+    load_file,
+    load_pretrained,
+    save_atomic,
+)
 from mmbackbones.models import ResNet
+
+from conftest import randomize
 
 
 class _RunsCode:

@@ -9,9 +9,10 @@ import copy
 import pytest
 import torch
 
-from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
 from mmbackbones.checkpoint import save_atomic
 from mmbackbones.registry import MODELS
+
+from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
 
 pytestmark = pytest.mark.slow
 X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))

@@ -5,9 +5,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
 from mmbackbones.models import FPN, ResNet
 from mmbackbones.registry import MODELS
+
+from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
 
 R50_CHANNELS = [256, 512, 1024, 2048]
 

@@ -5,11 +5,12 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from conftest import assert_features_close, has_module, randomize
 
 from mmbackbones.models import GoogLeNet
 from mmbackbones.models.backbones.googlenet import FeaturesWithAux
 from mmbackbones.registry import MODELS
+
+from conftest import assert_features_close, has_module, randomize
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 

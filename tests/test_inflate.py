@@ -5,12 +5,13 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from conftest import has_module, randomize
 
 from mmbackbones.checkpoint import CheckpointMismatchError, save_atomic
 from mmbackbones.checkpoint.inflate import inflate_pretrained, inflate_state_dict, inflate_weight
 from mmbackbones.models import ResNet, ResNet3d
 from mmbackbones.models.layers import BasicBlock
+
+from conftest import has_module, randomize
 
 FRAME = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
 I3D = dict(conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,

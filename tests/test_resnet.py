@@ -3,10 +3,11 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import mmcv_ops_available
 from mmbackbones.models import ResNet, ResNet_CIFAR, ResNetV1c, ResNetV1d
 from mmbackbones.models.layers import BasicBlock, Bottleneck
 from mmbackbones.registry import MODELS
+
+from conftest import mmcv_ops_available
 
 
 def n_params(model):

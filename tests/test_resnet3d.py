@@ -6,12 +6,13 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import assert_features_close, has_module, randomize
 from mmcv.cnn import NonLocal3d
 from mmengine.config import Config
 
 from mmbackbones.models import ResNet3d
 from mmbackbones.registry import MODELS
+
+from conftest import assert_features_close, has_module, randomize
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # mmaction2 1.x `_base_/models/i3d_r50.py`, backbone dict as published (type aside)

@@ -4,11 +4,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
-from conftest import assert_features_close, has_module, randomize
 
 from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import VGG
 from mmbackbones.registry import MODELS
+
+from conftest import assert_features_close, has_module, randomize
 
 # torchvision num_params (zoo_numbers.md section 5), 1000 classes; mmpretrain's are these rounded
 ZOO_PARAMS = {
