@@ -99,6 +99,12 @@ class _ResBlock(nn.Module):
             self.add_module(name, layer)
             self.plugin_names[position].append(name)
 
+    @property
+    def _last_plugins(self) -> bool:
+        """Whether plugins run on the residual branch's output (before the sum)."""
+        last = self.plugin_positions[-1] if self.plugin_positions else None
+        return bool(last and self.plugin_names.get(last))
+
     def _plugins(self, x: torch.Tensor, position: str) -> torch.Tensor:
         for name in self.plugin_names[position]:
             x = getattr(self, name)(x)
@@ -111,7 +117,11 @@ class _ResBlock(nn.Module):
 
         def inner(x: torch.Tensor) -> torch.Tensor:
             identity = x if self.downsample is None else self.downsample(x)
-            return self.drop_path(self._residual(x)) + identity
+            out = self.drop_path(self._residual(x))
+            if self._last_plugins:  # a plugin's output may be saved for its backward
+                return out + identity
+            out += identity  # in place, as torchvision/timm: one allocation less per block
+            return out
 
         if self.with_cp and torch.is_grad_enabled():
             out = cp.checkpoint(inner, x, use_reentrant=False)
