@@ -1,23 +1,3 @@
 # Res2Net-50 14w8s classifier, the paper's design (plain stem):
-# our backbone inside mmpretrain's ImageClassifier. stride1_pool=True keeps the original
-# Res2Net's stride-1 average pool in the first block of layer1, so the official, mmpretrain
-# and timm ImageNet weights reproduce; mmdet's weights need the backbone default (False).
-model = dict(
-    type='mmpretrain.ImageClassifier',
-    backbone=dict(
-        type='mmbackbones.Res2Net',
-        depth=50,
-        scales=8,
-        base_width=14,
-        deep_stem=False,
-        avg_down=False,
-        stride1_pool=True,
-        out_indices=(3, )),
-    neck=dict(type='mmpretrain.GlobalAveragePooling'),
-    head=dict(
-        type='mmpretrain.LinearClsHead',
-        num_classes=1000,
-        in_channels=2048,
-        loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5),
-    ))
+_base_ = './res2net50-w26-s4.py'
+model = dict(backbone=dict(scales=8, base_width=14))
