@@ -88,6 +88,7 @@ def main(argv=None) -> int:
 
     from mmbackbones.engine import training_checkpoint_globals
     from mmbackbones.engine.config import ConfigError
+    from mmbackbones.engine.launch import teardown_distributed
 
     try:
         cfg = build_config(args)
@@ -101,8 +102,11 @@ def main(argv=None) -> int:
         runner = Runner.from_cfg(cfg)
     # mmengine's checkpoints hold HistoryBuffers and numpy values: allow exactly those while
     # torch.load runs with weights_only=True (resume, load_from).
-    with training_checkpoint_globals():
-        runner.train()
+    try:
+        with training_checkpoint_globals():
+            runner.train()
+    finally:
+        teardown_distributed()
     return 0
 
 

@@ -44,3 +44,13 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
+
+
+def teardown_distributed() -> None:
+    """Destroy the process group before the interpreter exits.
+
+    Left alive, gloo's background threads can be torn down by the C++ runtime at exit
+    ("terminate called without an active exception", SIGABRT), failing a run that finished.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
