@@ -71,6 +71,30 @@ def assert_features_close(ours, theirs, atol=1e-4, rtol=1e-4) -> None:
             f'output {i}: max abs diff {err:.3g} (max |value| {scale:.3g})'
 
 
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_into_ours(path, **cfg) -> nn.Module:
+    """Build ``cfg`` from our registry with ``init_cfg`` Pretrained ``path``, load, eval."""
+    model = MODELS.build(dict(init_cfg=dict(type='Pretrained', checkpoint=str(path)), **cfg))
+    model.init_weights()
+    return model.eval()
+
+
+def why_no_mmdet() -> str | None:
+    """Why mmdetection cannot be used here, or None when it can."""
+    if not has_module('mmdet'):
+        return 'mmdet is not installed (bash tools/install.sh --with-mmdet)'
+    if not mmcv_ops_available():
+        return 'mmdet needs full mmcv with compiled ops (bash tools/install.sh --with-mmdet)'
+    try:
+        import mmdet.models  # noqa: F401
+    except Exception as err:  # noqa: BLE001
+        return f'mmdet.models cannot be imported: {err}'
+    return None
+
+
 def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
@@ -100,3 +124,7 @@ def _isolated_default_scope():
 def no_grad_eval():
     with torch.no_grad():
         yield
+
+
+#: Marks a test that compares with mmdetection; skipped, with the reason, where mmdet is unusable.
+requires_mmdet = pytest.mark.skipif(why_no_mmdet() is not None, reason=str(why_no_mmdet()))

@@ -10,18 +10,19 @@ import pytest
 import torch
 
 from mmbackbones.checkpoint import save_atomic
-from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
+from conftest import (
+    assert_features_close,
+    has_module,
+    load_into_ours,
+    randomize,
+    requires_mmdet,
+)
 
 pytestmark = pytest.mark.slow
 X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
 
 
-def load_into_ours(path, **cfg):
-    model = MODELS.build(dict(init_cfg=dict(type='Pretrained', checkpoint=str(path)), **cfg))
-    model.init_weights()
-    return model.eval()
 
 
 def ours_features(model):
@@ -107,19 +108,9 @@ def theirs_width(cfg):
     return 512 if cfg['depth'] < 50 else 2048
 
 
-def _mmdet_importable():
-    if not (has_module('mmdet') and mmcv_ops_available()):
-        return False
-    try:
-        import mmdet.models  # noqa: F401
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
-@pytest.mark.skipif(not _mmdet_importable(),
-                    reason='needs mmdet and full mmcv (bash tools/build_mmcv.sh, then '
-                    'pip install mmdet==3.3.0)')
+@requires_mmdet
 @pytest.mark.parametrize('cfg', [
     dict(type='ResNet', depth=50, frozen_stages=1, norm_eval=True, style='pytorch'),
     dict(type='ResNet', depth=101, style='caffe'),

@@ -8,13 +8,16 @@ import torch.nn as nn
 from mmbackbones.models import FPN, ResNet
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
+from conftest import (
+    assert_features_close,
+    n_params,
+    randomize,
+    requires_mmdet,
+)
 
 R50_CHANNELS = [256, 512, 1024, 2048]
 
 
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 # ../shared/reference/zoo_numbers.md section 8
@@ -119,18 +122,9 @@ def test_wrong_number_of_inputs_is_a_clear_error():
         FPN(R50_CHANNELS, 8, 5)([torch.rand(1, c, 4, 4) for c in R50_CHANNELS[:3]])
 
 
-def _mmdet_importable():
-    if not (has_module('mmdet') and mmcv_ops_available()):
-        return False
-    try:
-        import mmdet.models  # noqa: F401
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
-@pytest.mark.skipif(not _mmdet_importable(), reason='needs mmdet and full mmcv (bash '
-                    'tools/install.sh --with-mmdet)')
+@requires_mmdet
 @pytest.mark.parametrize('kwargs', [
     dict(num_outs=5),
     dict(num_outs=5, start_level=1, add_extra_convs='on_input'),

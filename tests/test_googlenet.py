@@ -10,13 +10,11 @@ from mmbackbones.models import GoogLeNet
 from mmbackbones.models.backbones.googlenet import FeaturesWithAux
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, randomize
+from conftest import assert_features_close, has_module, n_params, randomize
 
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize('name,aux,expected', [

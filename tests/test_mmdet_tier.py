@@ -9,25 +9,14 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import has_module, mmcv_ops_available
+from conftest import why_no_mmdet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmdet', '*.py')))
 
 
-def _why_no_mmdet():
-    if not has_module('mmdet'):
-        return 'mmdet is not installed (bash tools/install.sh --with-mmdet)'
-    if not mmcv_ops_available():
-        return 'mmdet needs full mmcv with compiled ops (bash tools/install.sh --with-mmdet)'
-    try:
-        import mmdet.models  # noqa: F401
-    except Exception as err:  # noqa: BLE001
-        return f'mmdet.models cannot be imported: {err}'
-    return None
 
-
-REASON = _why_no_mmdet()
+REASON = why_no_mmdet()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(REASON is not None, reason=str(REASON))]
 
 

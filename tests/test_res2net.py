@@ -6,7 +6,6 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
-from test_foreign_weights import _mmdet_importable, load_into_ours
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmbackbones.checkpoint import save_atomic
@@ -14,15 +13,21 @@ from mmbackbones.models import Bottle2neck, Res2Net
 from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, mmcv_ops_available, randomize
+from conftest import (
+    assert_features_close,
+    has_module,
+    load_into_ours,
+    mmcv_ops_available,
+    n_params,
+    randomize,
+    requires_mmdet,
+)
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
                    'models')
 X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
 
 
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 # ../shared/reference/zoo_numbers.md §4, analytic values with the 1000-class fc (they match the
@@ -328,9 +333,7 @@ def test_timm_weights(tmp_path, arch, cfg, suffix):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _mmdet_importable(),
-                    reason='needs mmdet and full mmcv (bash tools/build_mmcv.sh, then '
-                    'pip install mmdet==3.3.0)')
+@requires_mmdet
 @pytest.mark.parametrize('cfg', [
     dict(type='Res2Net', depth=101, scales=4, base_width=26, frozen_stages=1, norm_eval=True,
          style='pytorch'),

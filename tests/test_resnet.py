@@ -9,11 +9,7 @@ from mmbackbones.models import ResNet, ResNet_CIFAR, ResNetV1c, ResNetV1d
 from mmbackbones.models.layers import BasicBlock, Bottleneck
 from mmbackbones.registry import MODELS
 
-from conftest import mmcv_ops_available
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
+from conftest import mmcv_ops_available, n_params
 
 
 # ../shared/reference/zoo_numbers.md: torchvision num_params (with the 1000-class fc) and the

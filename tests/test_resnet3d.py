@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmbackbones.models import ResNet3d
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, randomize
+from conftest import assert_features_close, has_module, n_params, randomize
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # mmaction2 1.x `_base_/models/i3d_r50.py`, backbone dict as published (type aside)
@@ -25,8 +25,6 @@ R3D_18 = dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7), with_pool1=Fals
               with_pool2=False, temporal_strides=(1, 2, 2, 2), inflate=1)
 
 
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def clip(*shape, seed=1):

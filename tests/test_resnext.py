@@ -4,22 +4,26 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from test_foreign_weights import _mmdet_importable, load_into_ours
 
 from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import ResNeXt
 from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, randomize
+from conftest import (
+    assert_features_close,
+    has_module,
+    load_into_ours,
+    n_params,
+    randomize,
+    requires_mmdet,
+)
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
                    'models')
 X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
 
 
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 # ../shared/reference/zoo_numbers.md §3: torchvision num_params / the analytic values, with the
@@ -182,9 +186,7 @@ def test_mmpretrain_classifier_checkpoint(tmp_path, extra):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _mmdet_importable(),
-                    reason='needs mmdet and full mmcv (bash tools/build_mmcv.sh, then '
-                    'pip install mmdet==3.3.0)')
+@requires_mmdet
 @pytest.mark.parametrize('cfg', [
     dict(type='ResNeXt', depth=101, groups=64, base_width=4, frozen_stages=1, norm_eval=True,
          style='pytorch'),

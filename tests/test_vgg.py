@@ -9,7 +9,7 @@ from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import VGG
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, randomize
+from conftest import assert_features_close, has_module, load_into_ours, n_params, randomize
 
 # torchvision num_params (zoo_numbers.md section 5), 1000 classes; mmpretrain's are these rounded
 ZOO_PARAMS = {
@@ -20,8 +20,6 @@ ZOO_PARAMS = {
 }
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize('name', sorted(ZOO_PARAMS))
@@ -107,11 +105,6 @@ CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
 X224 = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(2))
 
 
-def load_into_ours(path, **cfg):
-    model = MODELS.build(dict(type='VGG', init_cfg=dict(type='Pretrained', checkpoint=str(path)),
-                              **cfg))
-    model.init_weights()
-    return model.eval()
 
 
 def flat_stage_outputs(features: nn.Sequential, x: torch.Tensor) -> list:
@@ -139,7 +132,7 @@ def test_mmpretrain_checkpoint_and_config(tmp_path):
     path = tmp_path / 'epoch_1.pth'
     save_atomic({'meta': {'epoch': 1}, 'state_dict': theirs.state_dict()}, str(path))
     backbone['out_indices'] = (0, 1, 2, 3, 4, 5)  # ours returns the classifier only if asked
-    ours = load_into_ours(path, **backbone)
+    ours = load_into_ours(path, **dict(backbone, type='VGG'))
     with torch.no_grad():
         assert_features_close(ours(X224), theirs.backbone(X224))
 
@@ -152,7 +145,7 @@ def test_torchvision_checkpoint(tmp_path, arch, with_bn):
     theirs = randomize(getattr(torchvision.models, arch)(weights=None, num_classes=10)).eval()
     path = tmp_path / f'{arch}.pth'
     torch.save(theirs.state_dict(), path)
-    ours = load_into_ours(path, depth=11, num_classes=10,
+    ours = load_into_ours(path, type='VGG', depth=11, num_classes=10,
                           norm_cfg=dict(type='BN') if with_bn else None)
     with torch.no_grad():
         expected = flat_stage_outputs(theirs.features, X224) + [theirs(X224)]
@@ -167,7 +160,7 @@ def test_timm_checkpoint_with_conv_mlp_head(tmp_path):
     theirs = randomize(timm.create_model('vgg11_bn', pretrained=False, num_classes=10)).eval()
     path = tmp_path / 'vgg11_bn.pth'
     torch.save(theirs.state_dict(), path)
-    ours = load_into_ours(path, depth=11, num_classes=10, norm_cfg=dict(type='BN'))
+    ours = load_into_ours(path, type='VGG', depth=11, num_classes=10, norm_cfg=dict(type='BN'))
     with torch.no_grad():
         expected = flat_stage_outputs(theirs.features, X224) + [theirs(X224)]
         assert_features_close(ours(X224), expected)
