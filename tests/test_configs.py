@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import config_scopes, why_no_tier
-
 from mmbackbones.engine.config import _resolve_type, build_model_from_cfg
+
+from conftest import config_scopes, why_no_tier
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ALL = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
