@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 
 import pytest
@@ -113,9 +114,22 @@ def why_no_mmdet() -> str | None:
 
 
 def config_scopes(path: str) -> list[str]:
-    """The packages whose configs ``path`` inherits (``_base_ = 'mmdet::...'`` -> ``mmdet``)."""
-    with open(path, encoding='utf-8') as f:
-        return sorted(set(re.findall(r"""['"]([A-Za-z_]\w*)::""", f.read())))
+    """The packages whose configs ``path`` inherits, directly or through its local ``_base_``
+    files (``_base_ = 'mmdet::...'`` -> ``mmdet``)."""
+    scopes, todo, seen = set(), [os.path.abspath(path)], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with open(current, encoding='utf-8') as f:
+            text = f.read()
+        scopes.update(re.findall(r"""['"]([A-Za-z_]\w*)::""", text))
+        for base in re.findall(r"""['"]([^'":]+\.py)['"]""", text):
+            base = os.path.join(os.path.dirname(current), base)
+            if os.path.isfile(base):
+                todo.append(os.path.abspath(base))
+    return sorted(scopes)
 
 
 def has_module(name: str) -> bool:
