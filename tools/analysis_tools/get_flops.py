@@ -32,29 +32,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_model(spec: str, options: dict | None):
-    """Build ``spec`` (config path or registered name); return the model and a backbone."""
-    from mmbackbones.engine.config import ConfigError, build_model_from_cfg, load_config
-    from mmbackbones.registry import MODELS
-    if spec.endswith('.py'):
-        model = build_model_from_cfg(load_config(spec, options))
-        return model, getattr(model, 'backbone', model)
-    if spec not in MODELS:
-        raise ConfigError(f'{spec!r} is neither a config file nor a registered model. '
-                          'List them with: python tools/misc/list_models.py')
-    model = MODELS.build(dict(type=spec, **(options or {})))
-    return model, model
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmbackbones.analysis import measure_complexity
+    from mmbackbones.build import build_for_tool
     from mmbackbones.engine.config import ConfigError
     if len(args.shape) not in (1, 2):
         print('error: --shape takes H or H W', file=sys.stderr)
         return 2
     try:
-        model, backbone = build_model(args.model, args.cfg_options)
+        model, backbone = build_for_tool(args.model, args.cfg_options)
     except (ConfigError, KeyError, TypeError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

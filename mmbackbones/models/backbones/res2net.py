@@ -185,7 +185,8 @@ class Res2Net(ResNet):
 # (res2net50_26w_4s) and v1b (deep stem + AvgPool shortcuts, res2net50_v1b_26w_4s).
 for _depth, _width, _scales, _v1b in ((50, 26, 4, False), (50, 14, 8, False), (50, 26, 8, False),
                                       (50, 26, 6, False), (50, 48, 2, False), (101, 26, 4, False),
-                                      (50, 26, 4, True), (101, 26, 4, True)):
+                                      (50, 26, 4, True), (50, 14, 8, True), (50, 26, 8, True),
+                                      (101, 26, 4, True)):
     register_variant(
         f'res2net{_depth}{"_v1b" if _v1b else ""}_{_width}w_{_scales}s', Res2Net,
         fixed=dict(depth=_depth, base_width=_width, scales=_scales, deep_stem=_v1b,
