@@ -51,7 +51,19 @@ def main(argv=None) -> int:
     result = measure_complexity(model, tuple(shape), args.convention)
     print(f'{args.model}')
     print(result.format())
+    print(reference_line(args.model))
     return 0
+
+
+def reference_line(spec: str) -> str:
+    """The metafile's numbers for ``spec`` (a variant or a config's base name), to compare."""
+    from mmbackbones.analysis.metafile import zoo_entry
+    entry = zoo_entry(osp.splitext(osp.basename(spec))[0])
+    if entry is None or entry.params is None:
+        return 'reference: none in the metafiles (model-index.yml)'
+    flops = f', {entry.flops / 1e9:.3f}G MACs' if entry.flops else ''
+    return (f'reference ({entry.collection} metafile, {entry.metadata.get("Classes", "?")} classes'
+            f' at {entry.input_shape}): {entry.params:,} params{flops}; weights: {entry.weights}')
 
 
 if __name__ == '__main__':

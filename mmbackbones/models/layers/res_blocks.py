@@ -73,6 +73,14 @@ class _ResBlock(nn.Module):
             self.plugin_names[position].append(name)
 
     @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)
+
+    @property
     def _last_plugins(self) -> bool:
         """Whether plugins run on the residual branch's output (before the sum)."""
         return bool(self.plugin_positions and self.plugin_names[self.plugin_positions[-1]])
@@ -153,14 +161,6 @@ class BasicBlock(_ResBlock):
         self.dilation = dilation
         self._init_common(plugins, {'after_conv1': planes, 'after_conv2': planes,
                                     'after_block': planes}, drop_path_rate, with_cp)
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
 
     @property
     def last_norm(self) -> nn.Module:
@@ -250,14 +250,6 @@ class Bottleneck(_ResBlock):
             conv_cfg, width, width, groups=groups, bias=False,
             **self.conv_geometry(2, 3, self.conv2_stride, self.dilation, self.style == 'pytorch'))
         self.add_module(self.norm2_name, norm2)
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
 
     @property
     def norm3(self) -> nn.Module:
