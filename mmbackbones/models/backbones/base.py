@@ -64,6 +64,8 @@ class BaseBackbone(PretrainedInitModule):
                     frozen_stages: int, norm_eval: bool) -> None:
         """Record the stages and validate ``out_indices``/``frozen_stages`` against them."""
         num_stages = len(stages)
+        if out_indices is None:  # every stage
+            out_indices = tuple(range(num_stages))
         self._stem_modules = stem
         self._stage_names = [self._child_name(m) for m in stages]
         self.stage_channels = tuple(int(c) for c in stage_channels)

@@ -142,18 +142,13 @@ class ResNet(ResNetSkeleton):
         self.stage_blocks = stage_blocks[:num_stages]
 
         stem = self._make_stem_layer(in_channels, stem_channels)
-        stages, channels = self._make_stages(
+        stages, channels, out_strides = self._make_stages(
             self.block, self.stage_blocks, stem_channels, base_channels, strides, dilations,
-            plugins=plugins, drop_path_rate=drop_path_rate,
+            stem_stride=self.stem_stride, plugins=plugins, drop_path_rate=drop_path_rate,
             stage_args=[dict(dcn=dcn if with_dcn else None) for with_dcn in stage_with_dcn],
             style=style, avg_down=avg_down, with_cp=with_cp, conv_cfg=conv_cfg,
             norm_cfg=norm_cfg, **block_args)
-        out_strides = [self.stem_stride]
-        for s in strides:
-            out_strides.append(out_strides[-1] * s)
-        if out_indices is None:
-            out_indices = tuple(range(num_stages))
-        self._set_stages(stem, stages, channels, out_strides[1:], out_indices, frozen_stages,
+        self._set_stages(stem, stages, channels, out_strides, out_indices, frozen_stages,
                          norm_eval)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> list[nn.Module]:

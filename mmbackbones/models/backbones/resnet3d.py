@@ -227,11 +227,7 @@ class ResNet3d(ResNetSkeleton):
             temporal_strides=(temporal_strides, (1, ) * 4), dilations=(dilations, (1, ) * 4))
         if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
             raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
-        for arg, v in (('conv1_stride_s', conv1_stride_s), ('conv1_stride_t', conv1_stride_t),
-                       ('pool1_stride_s', pool1_stride_s), ('pool1_stride_t', pool1_stride_t)):
-            check_int(arg, v, 1)
         inflate = _per_block('inflate', inflate, stage_blocks)
-        non_local = _per_block('non_local', non_local, stage_blocks)
         block_args = self.grouped_block_args(block, groups, base_width)
 
         #: The 2D block this network inflates (its stages hold the matching ``BLOCKS_3D``).
@@ -255,41 +251,47 @@ class ResNet3d(ResNetSkeleton):
         self.pretrained = pretrained
         self.pretrained2d = pretrained2d
 
-        stem = self._make_stem_layer(conv1_stride_s, conv1_stride_t, pool1_stride_s,
-                                     pool1_stride_t, with_pool1)
+        stem, stem_stride_s, stride_t = self._make_stem_layer(
+            conv1_stride_s, conv1_stride_t, pool1_stride_s, pool1_stride_t, with_pool1)
         # Temporal max pool on the first stage's output (I3D), as in mmaction2.
         self.pool2 = nn.MaxPool3d(kernel_size=(2, 1, 1), stride=(2, 1, 1)) if with_pool2 \
             else nn.Identity()
-        kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
-        nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
-        stages, channels = self._make_stages(
+        stages, channels, strides_s = self._make_stages(
             BLOCKS_3D[block], stage_blocks, base_channels, base_channels, spatial_strides,
-            dilations, plugins=plugins,
+            dilations, stem_stride=stem_stride_s, plugins=plugins,
             stage_args=[dict(shortcut_stride=(t, s, s))
                         for t, s in zip(temporal_strides, spatial_strides)],
-            block_overrides=[[
-                dict(temporal_kernels=kernels[inflate[i][j]],
-                     temporal_stride=temporal_strides[i] if j == 0 else 1,
-                     plugins=[nl_plugin] if non_local[i][j] else [])
-                for j in range(n)] for i, n in enumerate(stage_blocks)],
+            block_overrides=self._inflation(block, inflate_style, temporal_strides,
+                                            _per_block('non_local', non_local, stage_blocks),
+                                            non_local_cfg),
             conv_cfg=conv_cfg, norm_cfg=norm_cfg, style=style, with_cp=with_cp, **block_args)
-        stride_s = conv1_stride_s * (pool1_stride_s if with_pool1 else 1)
-        stride_t = conv1_stride_t * (pool1_stride_t if with_pool1 else 1)
-        strides_s, strides_t = [], []
-        for i, (s, t) in enumerate(zip(spatial_strides, temporal_strides)):
-            stride_s *= s
+        strides_t = []
+        for i, t in enumerate(temporal_strides):
             stride_t *= t * (2 if i == 0 and with_pool2 else 1)
-            strides_s.append(stride_s)
             strides_t.append(stride_t)
         #: Temporal stride of every stage's output relative to the input clip.
         self.stage_temporal_strides = tuple(strides_t)
-        if out_indices is None:
-            out_indices = tuple(range(num_stages))
         self._set_stages(stem, stages, channels, strides_s, out_indices, frozen_stages,
                          norm_eval)
 
+    def _inflation(self, block: type, inflate_style: str, temporal_strides: Sequence[int],
+                   non_local: tuple[tuple[int, ...], ...], non_local_cfg: dict) -> list[list[dict]]:
+        """Per stage, per block: temporal kernels (``self.inflate``), the stage's temporal stride
+        on its first block, and a ``NonLocal3d`` after the blocks ``non_local`` marks."""
+        kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
+        nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
+        return [[dict(temporal_kernels=kernels[inflated], plugins=[nl_plugin] if nl else [],
+                      temporal_stride=temporal_strides[i] if j == 0 else 1)
+                 for j, (inflated, nl) in enumerate(zip(stage_inflate, non_local[i]))]
+                for i, stage_inflate in enumerate(self.inflate)]
+
     def _make_stem_layer(self, stride_s: int, stride_t: int, pool_stride_s: int,
-                         pool_stride_t: int, with_pool1: bool) -> list[nn.Module]:
+                         pool_stride_t: int, with_pool1: bool) -> tuple[list[nn.Module], int, int]:
+        """Build conv1/norm1/maxpool; return the modules ``frozen_stages=0`` freezes and the
+        stem's spatial and temporal strides."""
+        for arg, v in (('conv1_stride_s', stride_s), ('conv1_stride_t', stride_t),
+                       ('pool1_stride_s', pool_stride_s), ('pool1_stride_t', pool_stride_t)):
+            check_int(arg, v, 1)
         self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels, self.base_channels,
                                       kernel_size=self.conv1_kernel,
                                       stride=(stride_t, stride_s, stride_s),
@@ -304,7 +306,9 @@ class ResNet3d(ResNetSkeleton):
         self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3),
                                     stride=(pool_stride_t, pool_stride_s, pool_stride_s),
                                     padding=(0, 1, 1)) if with_pool1 else nn.Identity()
-        return [self.conv1, norm1]
+        if not with_pool1:
+            pool_stride_s = pool_stride_t = 1
+        return [self.conv1, norm1], stride_s * pool_stride_s, stride_t * pool_stride_t
 
     def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
         x = super().forward_stage(index, x)

@@ -124,11 +124,12 @@ class ResNetSkeleton(BaseBackbone):
                      strides: Sequence[int],
                      dilations: Sequence[int],
                      *,
+                     stem_stride: int = 1,
                      plugins: Sequence[dict] | None = None,
                      drop_path_rate: float = 0.0,
                      stage_args: Sequence[dict] | None = None,
                      block_overrides: Sequence[Sequence[dict]] | None = None,
-                     **common) -> tuple[list[ResLayer], list[int]]:
+                     **common) -> tuple[list[ResLayer], list[int], list[int]]:
         """Build ``layer1..n``: stage ``i`` has ``base_channels * 2**i`` planes.
 
         Args:
@@ -139,6 +140,7 @@ class ResNetSkeleton(BaseBackbone):
                 Res2Net widths are relative to it).
             strides: Stride of each stage's first block.
             dilations: Dilation of each stage.
+            stem_stride: Stride of the stem output relative to the input.
             plugins: mmdet-style plugin list; each stage gets those its ``stages`` select.
             drop_path_rate: Stochastic depth, rising linearly from 0 to this over all blocks.
             stage_args: One dict per stage of further :class:`ResLayer` arguments (``dcn``,
@@ -149,10 +151,10 @@ class ResNetSkeleton(BaseBackbone):
                 ``norm_cfg``, ``style``, ``avg_down``, ``with_cp``, ``groups``, ...).
 
         Returns:
-            The stages and their output channels.
+            The stages, their output channels and their strides relative to the input.
         """
         dpr = torch.linspace(0, float(drop_path_rate), sum(stage_blocks)).tolist()
-        stages, channels = [], []
+        stages, channels, out_strides = [], [], []
         for i, num_blocks in enumerate(stage_blocks):
             stage_plugins = self.select_plugins(plugins, i)
             overrides = []
@@ -171,9 +173,10 @@ class ResNetSkeleton(BaseBackbone):
             inplanes = layer.out_channels
             stages.append(layer)
             channels.append(layer.out_channels)
+            out_strides.append((out_strides[-1] if out_strides else stem_stride) * strides[i])
         self.res_layers = [f'layer{i + 1}' for i in range(len(stages))]
         self.feat_dim = channels[-1]
-        return stages, channels
+        return stages, channels, out_strides
 
     @property
     def norm1(self) -> nn.Module:
