@@ -9,6 +9,7 @@ import.
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from mmengine import registry as _mmengine_registry
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -20,17 +21,20 @@ SCOPE = 'mmbackbones'
 
 
 class _Registry(Registry):
-    """A registry whose failed look-ups say what was meant and how to import it."""
+    """A registry whose failed builds say what was meant and how to import it.
 
-    def get(self, key):
-        obj = super().get(key)
-        if obj is None and isinstance(key, str):
-            raise KeyError(self._unknown_type_message(key))
-        return obj
+    ``get`` keeps mmengine's contract (``None`` for an unknown name, so ``MODELS.get(name) is None``
+    checks and ``name in MODELS`` work); the helpful message comes where the build fails.
+    """
 
-    def __contains__(self, key) -> bool:
-        # mmengine's ``__contains__`` calls ``get``, which raises here: keep ``in`` a plain test.
-        return super().get(key) is not None
+    def build(self, cfg: dict, *args, **kwargs) -> Any:
+        try:
+            return super().build(cfg, *args, **kwargs)
+        except KeyError:
+            key = cfg.get('type') if hasattr(cfg, 'get') else None
+            if isinstance(key, str) and self.get(key) is None:
+                raise KeyError(self._unknown_type_message(key)) from None
+            raise  # a known type whose constructor raised KeyError (e.g. an unknown depth)
 
     def _unknown_type_message(self, key: str) -> str:
         scope, name = self.split_scope_key(key)

@@ -19,18 +19,20 @@ def registered_backbones() -> list[str]:
     """Every registered name (class or named variant) that builds a BaseBackbone."""
     names = []
     for name, obj in sorted(MODELS.module_dict.items()):
-        if isinstance(obj, type):
-            if issubclass(obj, BaseBackbone):
-                names.append(name)
-        elif getattr(obj, '__module__', '').startswith('mmbackbones.models.backbones'):
+        cls = obj if isinstance(obj, type) else getattr(obj, 'variant_of', None)
+        if isinstance(cls, type) and issubclass(cls, BaseBackbone):
             names.append(name)
     return names
 
 
 def build_backbone(name: str, **overrides) -> BaseBackbone:
-    """Build a registered entry with its class's ``example_args`` plus ``overrides``."""
+    """Build a registered entry small, plus ``overrides``: a class with its ``example_args``, a
+    named variant shrunk by its class's ``small_args`` (those the variant does not fix)."""
     obj = MODELS.get(name)
-    args = dict(obj.example_args) if isinstance(obj, type) else {}
+    if isinstance(obj, type):
+        args = dict(obj.example_args)
+    else:
+        args = {k: v for k, v in obj.variant_of.small_args.items() if k not in obj.fixed}
     args.update(overrides)
     model = MODELS.build(dict(type=name, **args))
     assert isinstance(model, BaseBackbone)

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mmbackbones.analysis.metafile import metadata
 from mmbackbones.models import FPN, ResNet
 from mmbackbones.registry import MODELS
 
@@ -20,15 +21,15 @@ R50_CHANNELS = [256, 512, 1024, 2048]
 
 
 
-# ../shared/reference/zoo_numbers.md section 8
-@pytest.mark.parametrize('kwargs,expected', [
-    (dict(), 3_344_384),  # Faster/Mask R-CNN
-    (dict(start_level=1, add_extra_convs='on_input'), 7_997_440),  # RetinaNet
-    (dict(start_level=1, add_extra_convs='on_output'), 3_868_672),
+# configs/fpn/metafile.yml
+@pytest.mark.parametrize('kwargs,name', [
+    (dict(), 'fpn_r50'),  # Faster/Mask R-CNN
+    (dict(start_level=1, add_extra_convs='on_input'), 'fpn_r50_retinanet'),  # RetinaNet
+    (dict(start_level=1, add_extra_convs='on_output'), 'fpn_r50_extra_on_output'),
 ])
-def test_parameter_counts(kwargs, expected):
+def test_parameter_counts(kwargs, name):
     neck = FPN(in_channels=R50_CHANNELS, out_channels=256, num_outs=5, **kwargs)
-    assert n_params(neck) == expected
+    assert n_params(neck) == metadata(name, 'Parameters')
 
 
 def test_module_names_follow_mmdet():

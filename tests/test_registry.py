@@ -71,3 +71,11 @@ def test_unknown_type_names_close_matches_and_custom_imports():
     assert "Did you mean 'ResNet'" in text
     assert "custom_imports=dict(imports=['mmbackbones'])" in text
     assert 'ResNet' in MODELS and 'Resnet' not in MODELS
+
+
+def test_get_returns_none_for_unknown_names_as_mmengine_does():
+    assert MODELS.get('Resnet') is None and MODELS.get('mmbackbones.Resnet') is None
+    assert MODELS.get('ResNet') is ResNet
+    # a KeyError raised by a known type's constructor is not rewritten
+    with pytest.raises(KeyError, match=r'depth=19 is not supported by ResNet'):
+        MODELS.build(dict(type='ResNet', depth=19))

@@ -9,6 +9,7 @@ import torch
 from mmcv.cnn import NonLocal3d
 from mmengine.config import Config
 
+from mmbackbones.analysis.metafile import metadata
 from mmbackbones.models import ResNet3d
 from mmbackbones.registry import MODELS
 
@@ -31,19 +32,19 @@ def clip(*shape, seed=1):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-# ../shared/reference/zoo_numbers.md section 7
+# configs/resnet3d/metafile.yml
 def test_i3d_r50_parameter_count():
-    assert n_params(MODELS.build(I3D_R50)) == 27_223_872
+    assert n_params(MODELS.build(I3D_R50)) == metadata('i3d_r50', 'Backbone Parameters')
 
 
 def test_r3d_18_parameter_count_with_400_class_fc():
     model = MODELS.build(R3D_18)
-    assert n_params(model) + model.feat_dim * 400 + 400 == 33_371_472
+    assert n_params(model) + model.feat_dim * 400 + 400 == metadata('r3d_18', 'Parameters')
 
 
 def test_slowonly_r50_parameter_count():
     model = ResNet3d(depth=50, conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1), with_pool2=False)
-    assert n_params(model) == 31_634_496
+    assert n_params(model) == metadata('slowonly_r50', 'Backbone Parameters')
 
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/_base_/models/resnet3d*.py')) +
@@ -52,11 +53,9 @@ CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/_base_/models/resnet3d*.py'))
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_configs_build(path):
-    expected = {'resnet3d_i3d_r50.py': 27_223_872, 'resnet3d_slowonly_r50.py': 31_634_496,
-                'resnet3d_r3d18.py': 33_166_272,
-                'resnet3d_bottleneck-2x2x2_frozen1_tracking.py': 4_486_848}
     model = MODELS.build(Config.fromfile(path).model)
-    assert n_params(model) == expected[osp.basename(path)]
+    name = osp.splitext(osp.basename(path))[0]
+    assert n_params(model) == metadata(name, 'Backbone Parameters')
 
 
 def test_tracking_config_is_bottleneck_2x2x2_to_conv4_with_frozen_early_stages():
@@ -203,10 +202,13 @@ def test_mmaction2_i3d_configs_build_unchanged():
         backbone = Config.fromfile(path).model.backbone.to_dict()
         assert backbone.pop('type') == 'ResNet3d'
         counts[osp.basename(path)] = n_params(ResNet3d(**backbone))
-    assert counts['i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py'] == 27_223_872
-    # zoo_numbers.md section 7 (model incl. the 819,600-parameter head): 35.4M for NL
+    assert counts['i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py'] == \
+        metadata('i3d_r50', 'Backbone Parameters')
+    # configs/resnet3d/metafile.yml: 35.4M for NL, the model incl. the 819,600-parameter head
+    head = metadata('i3d_r50', 'Parameters') - metadata('i3d_r50', 'Backbone Parameters')
     nl = counts['i3d_imagenet-pretrained-r50-nl-dot-product_8xb8-32x2x1-100e_kinetics400-rgb.py']
-    assert round((nl + 819_600) / 1e6, 1) == 35.4
+    assert head == 819_600
+    assert round((nl + head) / 1e6, 1) == metadata('i3d_r50_nl_dot_product', 'Parameters') / 1e6
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 from mmengine.config import Config
 
 from mmbackbones.analysis import measure_complexity
+from mmbackbones.analysis.metafile import zoo_entry
 from mmbackbones.engine.config import (
     ConfigError,
     build_model_from_cfg,
@@ -87,18 +88,17 @@ def test_dataset_paths_checked_but_digits_prepares_itself(tmp_path):
 
 
 # ------------------------------------------------------------------ parameters and FLOPs
-# zoo_numbers.md: torchvision num_params / _ops (conv+linear GMACs incl. fc); mmpretrain's
-# current get_flops (mmengine FlopAnalyzer on extract_feat): R50 4.109G.
-ZOO = {
-    'resnet18_8xb32_in1k.py': (11_689_512, 1.814e9, None),
-    'resnet50_8xb32_in1k.py': (25_557_032, 4.089e9, 4.109e9),
-    'resnetv1d50_8xb32_in1k.py': (25_576_264, 4.329e9, None),
-}
+# configs/resnet/metafile.yml: torchvision num_params / _ops (conv+linear MACs incl. fc);
+# mmpretrain's current get_flops (mmengine FlopAnalyzer on extract_feat): R50 4.109G.
+ZOO = {'resnet18_8xb32_in1k.py': 'resnet18', 'resnet50_8xb32_in1k.py': 'resnet50',
+       'resnetv1d50_8xb32_in1k.py': 'resnet50_v1d'}
 
 
 @pytest.mark.parametrize('config', sorted(ZOO))
 def test_flops_and_params_match_zoo(config):
-    params, tv_macs, mmengine_macs = ZOO[config]
+    entry = zoo_entry(ZOO[config])
+    params, tv_macs = entry.params, entry.flops
+    mmengine_macs = entry.metadata.get('FLOPs (mmengine)')
     model = build_model_from_cfg(Config.fromfile(osp.join(ROOT, 'configs', 'resnet', config)))
     result = measure_complexity(model, (1, 3, 224, 224), 'torchvision')
     assert result.params == params
@@ -115,9 +115,9 @@ def test_flops_and_params_match_zoo(config):
 
 
 def test_backbone_params_per_stage():
-    # zoo_numbers.md: backbone-only analytic count of ResNet-50
+    # configs/resnet/metafile.yml: backbone-only analytic count of ResNet-50
     result = measure_complexity(MODELS.build(dict(type='resnet50')), (1, 3, 224, 224))
-    assert result.params == 23_508_032
+    assert result.params == zoo_entry('resnet50').backbone_params == 23_508_032
     assert [r[0] for r in result.rows] == ['stem', 'layer1', 'layer2', 'layer3', 'layer4']
     assert dict((r[0], r[1]) for r in result.rows)['stem'] == 7 * 7 * 3 * 64 + 2 * 64
 

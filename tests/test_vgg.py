@@ -5,19 +5,16 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mmbackbones.analysis.metafile import metadata
 from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import VGG
 from mmbackbones.registry import MODELS
 
 from conftest import assert_features_close, has_module, load_into_ours, n_params, randomize
 
-# torchvision num_params (zoo_numbers.md section 5), 1000 classes; mmpretrain's are these rounded
-ZOO_PARAMS = {
-    'vgg11': 132_863_336, 'vgg11_bn': 132_868_840,
-    'vgg13': 133_047_848, 'vgg13_bn': 133_053_736,
-    'vgg16': 138_357_544, 'vgg16_bn': 138_365_992,
-    'vgg19': 143_667_240, 'vgg19_bn': 143_678_248,
-}
+# torchvision num_params (configs/vgg/metafile.yml), 1000 classes; mmpretrain's are these rounded
+ZOO_PARAMS = {name: metadata(name, 'Parameters') for name in (
+    'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn', 'vgg16', 'vgg16_bn', 'vgg19', 'vgg19_bn')}
 
 
 

@@ -1,7 +1,7 @@
 """Parameters and multiply-accumulates (MACs) of a model, in total and per stage.
 
 Two counting conventions, both counting one multiply-add as one operation (what every zoo
-calls "FLOPs", see ``reference/zoo_numbers.md``):
+calls "FLOPs"; the reference numbers are in ``configs/<family>/metafile.yml``):
 
 * ``'torchvision'``: MACs of conv and linear layers of the whole model, classifier fc included
   (torchvision's ``_ops``, the paper convention). ResNet-50 @224: 4.089 G, 25,557,032 params.

@@ -36,8 +36,7 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-import mmbackbones  # noqa: F401  (registers every backbone)
-from mmbackbones.registry import MODELS
+from mmbackbones import MODELS, build_model
 
 # The same architecture elsewhere, by our registered name: timm model name, torchvision model
 # name, mmpretrain backbone config. Extend as families are added; --timm/--torchvision/
@@ -89,17 +88,13 @@ def parse_args() -> argparse.Namespace:
 
 # ---------------------------------------------------------------- building
 def build_ours(spec: str, extra: dict) -> tuple[str, nn.Module]:
-    if spec.endswith('.py') and osp.isfile(spec):
-        from mmengine.config import Config
-        model_cfg = Config.fromfile(spec).model
-        cfg = dict(model_cfg.get('backbone', model_cfg))
-        label = osp.splitext(osp.basename(spec))[0]
-    else:
-        obj = MODELS.get(spec)
-        cfg = dict(type=spec, **(dict(obj.example_args) if isinstance(obj, type) else {}))
-        label = spec
-    cfg.update(extra)
-    return label, MODELS.build(cfg)
+    """Our backbone: a config file's ``model.backbone`` (or ``model``), or a registered name; a
+    class name without arguments gets its ``example_args``."""
+    if spec.endswith('.py'):
+        return osp.splitext(osp.basename(spec))[0], build_model(spec, part='backbone', **extra)
+    obj = MODELS.get(spec)
+    example = dict(obj.example_args) if isinstance(obj, type) else {}
+    return spec, build_model(spec, **{**example, **extra})
 
 
 class _Features(nn.Module):

@@ -32,29 +32,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_model(spec: str, options: dict | None):
-    """Build ``spec`` (config path or registered name); return the model and a backbone."""
-    from mmbackbones.engine.config import ConfigError, build_model_from_cfg, load_config
-    from mmbackbones.registry import MODELS
-    if spec.endswith('.py'):
-        model = build_model_from_cfg(load_config(spec, options))
-        return model, getattr(model, 'backbone', model)
-    if spec not in MODELS:
-        raise ConfigError(f'{spec!r} is neither a config file nor a registered model. '
-                          'List them with: python tools/misc/list_models.py')
-    model = MODELS.build(dict(type=spec, **(options or {})))
-    return model, model
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmbackbones.analysis import measure_complexity
+    from mmbackbones.build import build_for_tool
     from mmbackbones.engine.config import ConfigError
     if len(args.shape) not in (1, 2):
         print('error: --shape takes H or H W', file=sys.stderr)
         return 2
     try:
-        model, backbone = build_model(args.model, args.cfg_options)
+        model, backbone = build_for_tool(args.model, args.cfg_options)
     except (ConfigError, KeyError, TypeError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
@@ -64,7 +51,19 @@ def main(argv=None) -> int:
     result = measure_complexity(model, tuple(shape), args.convention)
     print(f'{args.model}')
     print(result.format())
+    print(reference_line(args.model))
     return 0
+
+
+def reference_line(spec: str) -> str:
+    """The metafile's numbers for ``spec`` (a variant or a config's base name), to compare."""
+    from mmbackbones.analysis.metafile import zoo_entry
+    entry = zoo_entry(osp.splitext(osp.basename(spec))[0])
+    if entry is None or entry.params is None:
+        return 'reference: none in the metafiles (model-index.yml)'
+    flops = f', {entry.flops / 1e9:.3f}G MACs' if entry.flops else ''
+    return (f'reference ({entry.collection} metafile, {entry.metadata.get("Classes", "?")} classes'
+            f' at {entry.input_shape}): {entry.params:,} params{flops}; weights: {entry.weights}')
 
 
 if __name__ == '__main__':

@@ -1,6 +1,10 @@
 #!/usr/bin/env python
 """List what mmbackbones registers: backbone/neck types and named variants, with a filter.
 
+Named variants show the reference parameters and FLOPs (multiply-accumulates, with the classifier,
+at the metafile's input shape) of ``configs/<family>/metafile.yml``; ``--params`` also builds each
+variant and prints the backbone's own count.
+
     python tools/misc/list_models.py               # everything
     python tools/misc/list_models.py 'resnet50*'   # shell-style pattern (case-insensitive)
     python tools/misc/list_models.py res2net --params
@@ -47,13 +51,22 @@ def main(argv=None) -> int:
     if not rows:
         print(f'nothing registered matches {args.pattern!r}', file=sys.stderr)
         return 1
+    from mmbackbones import build_model
+    from mmbackbones.analysis.metafile import zoo_entry
     width = max(len(r[0]) for r in rows)
+    print(f'{"name":<{width}}  {"kind":<7}  {"params (ref)":>12}  {"FLOPs (ref)":>11}'
+          f'{"  backbone params" if args.params else ""}  defined in')
     for name, kind, module in rows:
-        extra = ''
-        if args.params and kind == 'variant':
-            from mmbackbones.registry import MODELS
-            extra = f'  {sum(p.numel() for p in MODELS.build(dict(type=name)).parameters()):,}'
-        print(f'{name:<{width}}  {kind:<7}  {module}{extra}')
+        entry = zoo_entry(name) if kind == 'variant' else None
+        params = f'{entry.params:,}' if entry and entry.params else '-'
+        flops = f'{entry.flops / 1e9:.3f}G' if entry and entry.flops else '-'
+        built = ''
+        if args.params:
+            built = '-'
+            if kind == 'variant':
+                built = f'{sum(p.numel() for p in build_model(name).parameters()):,}'
+            built = f'  {built:>15}'
+        print(f'{name:<{width}}  {kind:<7}  {params:>12}  {flops:>11}{built}  {module}')
     return 0
 
 

@@ -66,16 +66,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
+    from mmbackbones.build import build_for_tool
     from mmbackbones.checkpoint import load_pretrained
     from mmbackbones.engine.config import ConfigError
-    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                                'analysis_tools'))
-    from get_flops import build_model
     if not osp.isfile(args.image):
         print(f'error: image {args.image!r} does not exist.', file=sys.stderr)
         return 2
     try:
-        model, backbone = build_model(args.model, args.cfg_options)
+        model, backbone = build_for_tool(args.model, args.cfg_options)
     except (ConfigError, KeyError, TypeError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

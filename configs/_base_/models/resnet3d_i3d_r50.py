@@ -2,7 +2,7 @@
 # for `type`. In an mmaction2 recognizer config use it as
 # `backbone=dict(type='mmbackbones.ResNet3d', ...)` with custom_imports=dict(imports=['mmbackbones']).
 # `pretrained` + `pretrained2d=True`: init_weights() inflates torchvision's 2D ResNet-50 ('mean').
-# 27,223,872 parameters (zoo_numbers.md section 7).
+# 27,223,872 parameters (configs/resnet3d/metafile.yml, i3d_r50).
 model = dict(
     type='ResNet3d',
     pretrained2d=True,

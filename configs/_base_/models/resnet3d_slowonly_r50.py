@@ -1,6 +1,6 @@
 # SlowOnly ResNet-50 backbone (mmaction2 `_base_/models/slowonly_r50.py`: ResNet3dSlowOnly with
 # lateral=False is this ResNet3d): no temporal kernel in the stem and stages 1-2, no pool2.
-# 31,634,496 parameters (zoo_numbers.md section 7).
+# 31,634,496 parameters (configs/resnet3d/metafile.yml, slowonly_r50).
 model = dict(
     type='ResNet3d',
     depth=50,

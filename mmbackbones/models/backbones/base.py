@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -32,13 +32,31 @@ class BaseBackbone(PretrainedInitModule):
     and their channels/strides, and finally :meth:`_freeze_stages` (done by ``_set_stages``).
     """
 
+    #: depth -> the family's settings for that depth (blocks, convs per stage, ...).
+    arch_settings: ClassVar[dict[int, Any]] = {}
     #: Arguments that build a small instance when the class has required ones (docs, tests).
     example_args: ClassVar[dict] = {}
+    #: Arguments that shrink any named variant of the class (fewer stages, narrower layers), so
+    #: the registry-wide tests stay cheap however many variants there are; a variant's fixed
+    #: arguments are never among those applied.
+    small_args: ClassVar[dict] = {}
     #: An input shape the backbone accepts (N, C, H, W) or (N, C, T, H, W).
     example_input_shape: ClassVar[tuple[int, ...]] = (2, 3, 64, 64)
 
     def __init__(self, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg)
+
+    @classmethod
+    def arch(cls, depth: int) -> Any:
+        """The ``arch_settings`` entry of ``depth``: ``TypeError`` for a non-int, ``KeyError``
+        naming the allowed depths for an unknown one."""
+        if isinstance(depth, bool) or not isinstance(depth, int):
+            raise TypeError(f'depth must be an int, got {depth!r}; allowed: '
+                            f'{sorted(cls.arch_settings)}.')
+        if depth not in cls.arch_settings:
+            raise KeyError(f'depth={depth!r} is not supported by {cls.__name__}; '
+                           f'allowed: {sorted(cls.arch_settings)}.')
+        return cls.arch_settings[depth]
 
     # ---------------------------------------------------------------- output contract
     def _set_stages(self, stem: list[nn.Module], stages: list[nn.Module],
@@ -46,6 +64,8 @@ class BaseBackbone(PretrainedInitModule):
                     frozen_stages: int, norm_eval: bool) -> None:
         """Record the stages and validate ``out_indices``/``frozen_stages`` against them."""
         num_stages = len(stages)
+        if out_indices is None:  # every stage
+            out_indices = tuple(range(num_stages))
         self._stem_modules = stem
         self._stage_names = [self._child_name(m) for m in stages]
         self.stage_channels = tuple(int(c) for c in stage_channels)
@@ -103,3 +123,36 @@ class BaseBackbone(PretrainedInitModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+
+class GroupedStagesMixin:
+    """Stages that are runs of modules kept at their checkpoint names, not child modules.
+
+    ``BaseBackbone._set_stages`` wants each stage to be one child; VGG's stages are slices of the
+    flat ``features`` Sequential (mmpretrain/torchvision keys) and GoogLeNet's are runs of named
+    children (torchvision keys). Each stage is therefore a ``ModuleList`` *view* held in a plain
+    list, so it adds no state-dict keys; freezing goes through the views to the real modules.
+    """
+
+    def _set_grouped_stages(self, stem: list[nn.Module], groups: list[list[nn.Module]],
+                            stage_channels: list[int], stage_strides: list[int], out_indices,
+                            frozen_stages: int, norm_eval: bool) -> None:
+        self._stage_groups = [nn.ModuleList(group) for group in groups]
+        self._set_stages(stem, self._stage_groups, stage_channels, stage_strides, out_indices,
+                         frozen_stages, norm_eval)
+
+    def _child_name(self, module: nn.Module) -> str:
+        for i, group in enumerate(self._stage_groups):
+            if group is module:
+                return f'stage{i}'
+        raise RuntimeError('stage modules must come from _set_grouped_stages')
+
+    def stages(self) -> list[nn.Module]:
+        return list(self._stage_groups)
+
+
+def check_norm_eval(norm_eval: bool, norm_cfg: dict | None) -> None:
+    """``norm_eval`` acts on norm layers only; asking for it without any is a config error."""
+    if norm_eval and norm_cfg is None:
+        raise ValueError('norm_eval=True keeps norm layers in eval mode, but norm_cfg=None builds '
+                         'none; set norm_cfg=dict(type="BN") or norm_eval=False.')

@@ -28,8 +28,8 @@ from mmcv.cnn import ConvModule, build_activation_layer
 
 from ...registry import MODELS
 from ..layers import check_choice, check_int, check_layer_cfg, normalize_out_indices
-from .base import BaseBackbone
-from .vgg import GroupedStagesMixin, check_norm_eval
+from ..variants import Not, register_variant
+from .base import BaseBackbone, GroupedStagesMixin, check_norm_eval
 
 # (in_channels, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj): the paper's Table 1
 INCEPTION_SETTINGS: dict[str, tuple[int, ...]] = {
@@ -310,32 +310,14 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
         return FeaturesWithAux(outs, aux) if run_aux else outs
 
 
-def _variant(name: str, kwargs: dict, fixed: dict, defaults: dict) -> GoogLeNet:
-    """Build a named variant; a user value contradicting the variant is an error, not ignored."""
-    for key, value in fixed.items():
-        if key in kwargs and kwargs[key] != value:
-            raise ValueError(f'{name} always uses {key}={value!r}; got {key}={kwargs[key]!r}. '
-                             'Use GoogLeNet(...) for other combinations.')
-    return GoogLeNet(**{**defaults, **fixed, **kwargs})
-
-
-def googlenet(**kwargs) -> GoogLeNet:
-    """GoogLeNet as in the paper (no BN, LRN, 5x5 branch, 3x3/2 and 5x5/3 pools)."""
-    return _variant('googlenet', kwargs,
-                    dict(branch3_kernel_size=5, pooling='paper', with_lrn=True, norm_cfg=None),
-                    dict(dropout=0.4))
-
-
-def googlenet_tv(**kwargs) -> GoogLeNet:
-    """GoogLeNet as torchvision builds it (BN eps 1e-3, no LRN, 3x3 branch, its pooling)."""
-    kwargs.setdefault('norm_cfg', dict(type='BN', eps=1e-3))
-    if kwargs['norm_cfg'] is None:
-        raise ValueError('googlenet_tv has BN after every conv; got norm_cfg=None. Use '
-                         'googlenet (the paper, no BN) or GoogLeNet(...).')
-    return _variant('googlenet_tv', kwargs,
-                    dict(branch3_kernel_size=3, pooling='torchvision', with_lrn=False),
-                    dict(dropout=0.2))
-
-
-for _fn in (googlenet, googlenet_tv):
-    MODELS.register_module(name=_fn.__name__, module=_fn)
+# Named variants: the paper's network and torchvision's port.
+register_variant('googlenet', GoogLeNet,
+                 fixed=dict(branch3_kernel_size=5, pooling='paper', with_lrn=True, norm_cfg=None),
+                 defaults=dict(dropout=0.4),
+                 doc='GoogLeNet as in the paper (no BN, LRN, 5x5 branch, 3x3/2 and 5x5/3 pools).')
+register_variant('googlenet_tv', GoogLeNet,
+                 fixed=dict(branch3_kernel_size=3, pooling='torchvision', with_lrn=False,
+                            norm_cfg=Not(None)),
+                 defaults=dict(dropout=0.2, norm_cfg=dict(type='BN', eps=1e-3)),
+                 doc='GoogLeNet as torchvision builds it (BN eps 1e-3, no LRN, 3x3 branch, its '
+                 'pooling).')

@@ -21,7 +21,8 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from ...registry import MODELS
-from ..layers import Bottleneck, ResLayer, check_choice, check_int
+from ..layers import Bottleneck, check_choice, check_int
+from ..variants import register_variant
 from .resnet import ResNet
 
 
@@ -58,7 +59,6 @@ class Bottle2neck(Bottleneck):
                  base_channels: int = 64,
                  stage_type: str = 'normal',
                  stride1_pool: bool = False,
-                 dcn: dict | None = None,
                  **kwargs) -> None:
         check_int('scales', scales, 2)
         check_choice('stage_type', stage_type, ('normal', 'stage'))
@@ -68,33 +68,26 @@ class Bottle2neck(Bottleneck):
                              f'planes={planes} (base_channels={base_channels}); need >= 1.')
         # Bottleneck's grouped width, planes * base_width // base_channels * groups, with
         # groups=scales is exactly Res2Net's width * scales: conv1/norm1, conv3/norm3 and the
-        # plugin channels are built right by the parent; only its 3x3 conv2/norm2 are replaced.
+        # plugin channels are built right by the parent, which asks make_conv2 for the middle.
         super().__init__(inplanes, planes, groups=scales, base_width=base_width,
                          base_channels=base_channels, **kwargs)
-        del self.conv2
-        delattr(self, self.norm2_name)
         self.width = width
         self.scales = scales
         self.stage_type = stage_type
-
-        conv_cfg = kwargs.get('conv_cfg')
-        norm_cfg = kwargs.get('norm_cfg', dict(type='BN'))
-        split_conv_cfg = conv_cfg
-        if dcn is not None:
-            dcn = dict(dcn)
-            # same rule as the Bottleneck: a plain conv where the block strides, if asked.
-            if not (dcn.pop('fallback_on_stride', False) and self.conv2_stride > 1):
-                split_conv_cfg = dcn
-        self.with_dcn = split_conv_cfg is not conv_cfg
-        self.convs = nn.ModuleList(
-            build_conv_layer(split_conv_cfg, width, width, kernel_size=3,
-                             stride=self.conv2_stride, padding=self.dilation,
-                             dilation=self.dilation, bias=False) for _ in range(scales - 1))
-        self.bns = nn.ModuleList(
-            build_norm_layer(norm_cfg, width, postfix=i + 1)[1] for i in range(scales - 1))
         self.pool = None
         if stage_type == 'stage' and (self.conv2_stride > 1 or stride1_pool):
             self.pool = nn.AvgPool2d(kernel_size=3, stride=self.conv2_stride, padding=1)
+
+    def make_conv2(self, width: int, groups: int, conv_cfg: dict | None, norm_cfg: dict) -> None:
+        """``groups`` (= ``scales``) - 1 hierarchical 3x3 convs + norms over ``width // groups``
+        channels each (``convs.{i}``, ``bns.{i}``, mmdet's names), instead of one 3x3 conv."""
+        split = width // groups
+        self.convs = nn.ModuleList(
+            build_conv_layer(conv_cfg, split, split, kernel_size=3, stride=self.conv2_stride,
+                             padding=self.dilation, dilation=self.dilation, bias=False)
+            for _ in range(groups - 1))
+        self.bns = nn.ModuleList(
+            build_norm_layer(norm_cfg, split, postfix=i + 1)[1] for i in range(groups - 1))
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))  # N x width*scales x H x W
@@ -116,26 +109,6 @@ class Bottle2neck(Bottleneck):
         out = self._plugins(out, 'after_conv2')
         out = self.norm3(self.conv3(out))
         return self._plugins(out, 'after_conv3')
-
-
-class _Res2Blocks:
-    """Builds a stage's blocks for :class:`ResLayer`: the first is the ``'stage'`` block.
-
-    ``ResLayer`` builds its blocks in order and passes them the same keyword arguments, so the
-    first call gets ``stage_type='stage'`` (as the original code's ``stype='stage'``, even where
-    that block neither strides nor projects its shortcut).
-    """
-
-    def __init__(self, block: type[Bottle2neck], **block_kwargs) -> None:
-        self.block = block
-        self.expansion = block.expansion
-        self.block_kwargs = block_kwargs
-        self.built = 0
-
-    def __call__(self, **kwargs) -> Bottle2neck:
-        stage_type = 'stage' if self.built == 0 else 'normal'
-        self.built += 1
-        return self.block(stage_type=stage_type, **self.block_kwargs, **kwargs)
 
 
 @MODELS.register_module()
@@ -183,6 +156,8 @@ class Res2Net(ResNet):
                      ResNet.arch_settings.items() if depth >= 50}
     # small widths keep the registry-wide contract test fast
     example_args = dict(depth=50, base_width=8, base_channels=16)
+    small_args = dict(base_channels=16, num_stages=2)
+    first_block_args = dict(stage_type='stage')
 
     def __init__(self,
                  depth: int,
@@ -198,43 +173,23 @@ class Res2Net(ResNet):
         if groups != 1:
             raise ValueError(f'groups={groups!r} is not supported by Res2Net (grouped Res2NeXt '
                              'splits); allowed: 1.')
-        # ResNet.__init__ builds the stages through make_res_layer, which needs these.
-        self.scales = scales
-        self.stride1_pool = bool(stride1_pool)
         super().__init__(depth=depth, deep_stem=deep_stem, avg_down=avg_down,
-                         base_width=base_width, **kwargs)
+                         block_args=dict(scales=scales, base_width=base_width,
+                                         stride1_pool=bool(stride1_pool)), **kwargs)
+        self.scales = scales
         self.base_width = base_width
-
-    def _block_kwargs(self, groups: int, base_width: int, base_channels: int) -> dict:
-        return dict(scales=self.scales, base_width=base_width, base_channels=base_channels,
-                    stride1_pool=self.stride1_pool)
-
-    def make_res_layer(self, block: type, **kwargs) -> ResLayer:
-        """A ResNet stage whose first block is the Res2Net ``'stage'`` block."""
-        block_kwargs = {k: kwargs.pop(k) for k in ('scales', 'base_width', 'base_channels',
-                                                   'stride1_pool')}
-        layer = ResLayer(block=_Res2Blocks(block, **block_kwargs), **kwargs)
-        layer.block = block
-        return layer
+        self.stride1_pool = bool(stride1_pool)
 
 
-def _register_variants() -> None:
-    """Named variants ``res2net50_26w_4s`` (original) and ``res2net50_v1b_26w_4s`` (v1b).
-
-    Names follow the official Res2Net repository. Few on purpose: every one joins the
-    registry-wide contract test at full size; other sizes are one ``scales``/``base_width`` away.
-    """
-    for suffix, v1b in (('', False), ('_v1b', True)):
-        name = f'res2net50{suffix}_26w_4s'
-
-        def build(_v1b=v1b, **kwargs):
-            return Res2Net(depth=50, base_width=26, scales=4, deep_stem=_v1b, avg_down=_v1b,
-                           **kwargs)
-
-        build.__name__ = name
-        build.__doc__ = (f'Res2Net{suffix}-50 26w4s '
-                         f'({"deep stem, AvgPool shortcuts" if v1b else "plain stem"}).')
-        MODELS.register_module(name=name, module=build)
-
-
-_register_variants()
+# Named variants, named as in the official Res2Net repository: the original design
+# (res2net50_26w_4s) and v1b (deep stem + AvgPool shortcuts, res2net50_v1b_26w_4s).
+for _depth, _width, _scales, _v1b in ((50, 26, 4, False), (50, 14, 8, False), (50, 26, 8, False),
+                                      (50, 26, 6, False), (50, 48, 2, False), (101, 26, 4, False),
+                                      (50, 26, 4, True), (50, 14, 8, True), (50, 26, 8, True),
+                                      (101, 26, 4, True)):
+    register_variant(
+        f'res2net{_depth}{"_v1b" if _v1b else ""}_{_width}w_{_scales}s', Res2Net,
+        fixed=dict(depth=_depth, base_width=_width, scales=_scales, deep_stem=_v1b,
+                   avg_down=_v1b),
+        doc=f'Res2Net{"-v1b" if _v1b else ""}-{_depth} {_width}w{_scales}s '
+        f'({"deep stem, AvgPool shortcuts" if _v1b else "plain stem"}).')

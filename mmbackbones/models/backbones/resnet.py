@@ -14,30 +14,21 @@ Where mmdetection 3.x and mmpretrain 1.x defaults differ we follow:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
-from mmengine.model import constant_init
 
 from ...registry import MODELS
-from ..layers import (
-    BasicBlock,
-    Bottleneck,
-    ResLayer,
-    check_choice,
-    check_dcn,
-    check_int,
-    check_layer_cfg,
-    check_plugins,
-    per_stage,
-)
-from .base import BaseBackbone
+from ..layers import check_dcn, check_int, per_stage
+from ..variants import apply_fixed, register_variant
+from .skeleton import ResNetSkeleton
 
 
 @MODELS.register_module()
-class ResNet(BaseBackbone):
+class ResNet(ResNetSkeleton):
     """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`_).
 
     Args:
@@ -69,6 +60,9 @@ class ResNet(BaseBackbone):
         base_width: Width per group at ``base_channels`` (ResNeXt).
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...)`` loads
             mmdet/mmpretrain/torchvision/timm checkpoints with a report.
+        block_args: A family's own block arguments, replacing ``groups``/``base_width``
+            (Res2Net passes ``scales``/``base_width``/``stride1_pool``). Set by subclasses, not by
+            configs.
 
     Example:
         >>> import torch
@@ -84,15 +78,9 @@ class ResNet(BaseBackbone):
         ((64, 128, 256, 512), (4, 8, 16, 32))
     """
 
-    arch_settings: dict[int, tuple[type, tuple[int, ...]]] = {
-        18: (BasicBlock, (2, 2, 2, 2)),
-        34: (BasicBlock, (3, 4, 6, 3)),
-        50: (Bottleneck, (3, 4, 6, 3)),
-        101: (Bottleneck, (3, 4, 23, 3)),
-        152: (Bottleneck, (3, 8, 36, 3)),
-    }
-    stem_stride: int = 4
+    stem_stride: ClassVar[int] = 4
     example_args = dict(depth=18)
+    small_args = dict(base_channels=16, num_stages=2)
 
     def __init__(self,
                  depth: int,
@@ -118,37 +106,23 @@ class ResNet(BaseBackbone):
                  drop_path_rate: float = 0.0,
                  groups: int = 1,
                  base_width: int = 64,
-                 init_cfg: dict | list | None = None) -> None:
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
-        super().__init__(init_cfg)
-        if isinstance(depth, bool) or not isinstance(depth, int):
-            raise TypeError(f'depth must be an int, got {depth!r}; allowed: '
-                            f'{sorted(self.arch_settings)}.')
-        if depth not in self.arch_settings:
-            raise KeyError(f'depth={depth!r} is not supported by {type(self).__name__}; '
-                           f'allowed: {sorted(self.arch_settings)}.')
-        check_int('num_stages', num_stages, 1, 4)
-        check_int('in_channels', in_channels, 1)
-        check_int('base_channels', base_channels, 1)
+                 init_cfg: dict | list | None = None,
+                 *,
+                 block_args: Mapping[str, Any] | None = None) -> None:
+        super().__init__(init_cfg, zero_init_residual)
+        self.block, stage_blocks = self.arch(depth)
+        self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
+                          plugins)
         stem_channels = base_channels if stem_channels is None else stem_channels
         check_int('stem_channels', stem_channels, 1)
-        check_choice('style', style, ('pytorch', 'caffe'))
-        check_layer_cfg('conv_cfg', conv_cfg, 'conv')
-        check_layer_cfg('norm_cfg', norm_cfg, 'norm', allow_none=False)
         check_dcn(dcn, conv_cfg)
-        check_plugins(plugins, num_stages)
         if not 0.0 <= float(drop_path_rate) < 1.0:
             raise ValueError(f'drop_path_rate={drop_path_rate!r} must be in [0, 1).')
-        strides = per_stage('strides', strides, num_stages, (1, 2, 2, 2))
-        dilations = per_stage('dilations', dilations, num_stages, (1, 1, 1, 1))
+        strides, dilations = self.per_stage_ints(num_stages, strides=(strides, (1, 2, 2, 2)),
+                                                 dilations=(dilations, (1, 1, 1, 1)))
         stage_with_dcn = per_stage('stage_with_dcn', stage_with_dcn, num_stages, (True, ) * 4)
-        for arg, values in (('strides', strides), ('dilations', dilations)):
-            for v in values:
-                check_int(f'{arg} entry', v, 1)
-        if out_indices is None:
-            out_indices = tuple(range(num_stages))
+        if block_args is None:
+            block_args = self.grouped_block_args(self.block, groups, base_width)
 
         self.depth = depth
         self.in_channels = in_channels
@@ -165,70 +139,17 @@ class ResNet(BaseBackbone):
         self.dcn = dcn
         self.stage_with_dcn = stage_with_dcn
         self.plugins = plugins
-        self.zero_init_residual = zero_init_residual
-        self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
 
         stem = self._make_stem_layer(in_channels, stem_channels)
-        dpr = torch.linspace(0, float(drop_path_rate), sum(self.stage_blocks)).tolist()
-        inplanes, stride = stem_channels, self.stem_stride
-        stages, channels, out_strides = [], [], []
-        for i, num_blocks in enumerate(self.stage_blocks):
-            planes = base_channels * 2**i
-            layer = self.make_res_layer(
-                block=self.block,
-                inplanes=inplanes,
-                planes=planes,
-                num_blocks=num_blocks,
-                stride=strides[i],
-                dilation=dilations[i],
-                style=style,
-                avg_down=avg_down,
-                with_cp=with_cp,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                dcn=dcn if stage_with_dcn[i] else None,
-                plugins=self.make_stage_plugins(plugins, i),
-                drop_path_rates=dpr[:num_blocks],
-                **self._block_kwargs(groups, base_width, base_channels))
-            dpr = dpr[num_blocks:]
-            self.add_module(f'layer{i + 1}', layer)
-            inplanes = layer.out_channels
-            stride *= strides[i]
-            stages.append(layer)
-            channels.append(layer.out_channels)
-            out_strides.append(stride)
-        self.res_layers = [f'layer{i + 1}' for i in range(num_stages)]
-        self.feat_dim = channels[-1]
+        stages, channels, out_strides = self._make_stages(
+            self.block, self.stage_blocks, stem_channels, base_channels, strides, dilations,
+            stem_stride=self.stem_stride, plugins=plugins, drop_path_rate=drop_path_rate,
+            stage_args=[dict(dcn=dcn if with_dcn else None) for with_dcn in stage_with_dcn],
+            style=style, avg_down=avg_down, with_cp=with_cp, conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg, **block_args)
         self._set_stages(stem, stages, channels, out_strides, out_indices, frozen_stages,
                          norm_eval)
-
-    def _block_kwargs(self, groups: int, base_width: int, base_channels: int) -> dict:
-        if self.block is BasicBlock:
-            if groups != 1 or base_width != 64:
-                raise ValueError(f'groups={groups}/base_width={base_width} need a Bottleneck '
-                                 f'depth (50/101/152); depth={self.depth} uses BasicBlock.')
-            return {}
-        check_int('groups', groups, 1)
-        check_int('base_width', base_width, 1)
-        return dict(groups=groups, base_width=base_width, base_channels=base_channels)
-
-    def make_res_layer(self, **kwargs) -> ResLayer:
-        """Build one stage; families with another block override only the block."""
-        return ResLayer(**kwargs)
-
-    def make_stage_plugins(self, plugins: Sequence[dict] | None, stage_idx: int) -> list[dict]:
-        """The plugin configs (``cfg`` + ``position``) of the ``stage_idx``-th stage."""
-        selected = []
-        for plugin in plugins or ():
-            stages = plugin.get('stages')
-            if stages is None or stages[stage_idx]:
-                selected.append({k: v for k, v in plugin.items() if k != 'stages'})
-        return selected
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> list[nn.Module]:
         """Build the stem; return the modules ``frozen_stages=0`` freezes."""
@@ -248,8 +169,14 @@ class ResNet(BaseBackbone):
                 build_norm_layer(self.norm_cfg, stem_channels)[1],
                 nn.ReLU(inplace=True))
             return [self.stem]
-        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, stem_channels, kernel_size=7,
-                                      stride=2, padding=3, bias=False)
+        return self._make_conv_stem(in_channels, stem_channels, kernel_size=7, stride=2)
+
+    def _make_conv_stem(self, in_channels: int, stem_channels: int, kernel_size: int,
+                        stride: int) -> list[nn.Module]:
+        """One conv + norm + ReLU (``conv1``/``bn1``, mmdet's and torchvision's names)."""
+        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, stem_channels,
+                                      kernel_size=kernel_size, stride=stride,
+                                      padding=kernel_size // 2, bias=False)
         self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
@@ -257,24 +184,8 @@ class ResNet(BaseBackbone):
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         if self.deep_stem:
-            x = self.stem(x)
-        else:
-            x = self.relu(self.norm1(self.conv1(x)))
-        return self.maxpool(x)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.forward_stem(x)  # N x stem_channels x H/4 x W/4
-        feats = []
-        for layer in self.stages():
-            x = layer(x)
-            feats.append(x)
-        return tuple(feats[i] for i in self.out_indices)
-
-    def _after_init_weights(self) -> None:
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, (BasicBlock, Bottleneck)):
-                    constant_init(m.last_norm, 0)
+            return self.maxpool(self.stem(x))
+        return super().forward_stem(x)
 
     def remap_state_dict(self, state_dict: dict) -> dict:
         """Rename mmpretrain/timm ResNet keys to ours (mmdet and torchvision need nothing).
@@ -310,26 +221,29 @@ class ResNet(BaseBackbone):
         return out
 
 
+
+class _FixedResNet(ResNet):
+    """A ResNet class whose ``fixed_args`` define it (mmdet/mmpretrain configs name the class)."""
+
+    fixed_args: ClassVar[dict[str, Any]] = {}
+    example_args = dict(depth=50, base_channels=16)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**apply_fixed(type(self).__name__, kwargs, self.fixed_args, 'ResNet'))
+
+
 @MODELS.register_module()
-class ResNetV1c(ResNet):
+class ResNetV1c(_FixedResNet):
     """ResNet with the deep 3x3 stem (ResNet-C, https://arxiv.org/abs/1812.01187)."""
 
-    example_args = dict(depth=50)
-
-    def __init__(self, **kwargs) -> None:
-        _fixed(type(self).__name__, kwargs, deep_stem=True, avg_down=False)
-        super().__init__(**kwargs)
+    fixed_args = dict(deep_stem=True, avg_down=False)
 
 
 @MODELS.register_module()
-class ResNetV1d(ResNet):
+class ResNetV1d(_FixedResNet):
     """ResNet with the deep stem and AvgPool shortcuts (ResNet-D, same paper as ResNetV1c)."""
 
-    example_args = dict(depth=50)
-
-    def __init__(self, **kwargs) -> None:
-        _fixed(type(self).__name__, kwargs, deep_stem=True, avg_down=True)
-        super().__init__(**kwargs)
+    fixed_args = dict(deep_stem=True, avg_down=True)
 
 
 @MODELS.register_module()
@@ -346,38 +260,14 @@ class ResNet_CIFAR(ResNet):
         super().__init__(**kwargs)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> list[nn.Module]:
-        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, stem_channels, kernel_size=3,
-                                      stride=1, padding=1, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity()
-        return [self.conv1, norm1]
+        return self._make_conv_stem(in_channels, stem_channels, kernel_size=3, stride=1)
 
 
-def _fixed(cls_name: str, kwargs: dict, **fixed) -> None:
-    """Set a variant's fixed arguments; a conflicting user value is an error, not ignored."""
-    for key, value in fixed.items():
-        if key in kwargs and kwargs[key] != value:
-            raise ValueError(f'{cls_name} always uses {key}={value}; got {key}={kwargs[key]!r}. '
-                             f'Use ResNet({key}=...) for other combinations.')
-        kwargs[key] = value
-
-
-def _register_variants() -> None:
-    """Named variants: ``resnet18`` ... ``resnet152``, ``resnet50_v1c``, ``resnet50_v1d``, ..."""
-    for depth in ResNet.arch_settings:
-        for suffix, cls in (('', ResNet), ('_v1c', ResNetV1c), ('_v1d', ResNetV1d)):
-            if cls is not ResNet and depth < 50:
-                continue
-            name = f'resnet{depth}{suffix}'
-
-            def build(_cls=cls, _depth=depth, **kwargs):
-                return _cls(depth=_depth, **kwargs)
-
-            build.__name__ = name
-            build.__doc__ = f'{cls.__name__} with depth={depth}.'
-            MODELS.register_module(name=name, module=build)
-
-
-_register_variants()
+# Named variants: resnet18 ... resnet152, resnet50_v1c ... resnet152_v1d.
+for _depth in ResNet.arch_settings:
+    register_variant(f'resnet{_depth}', ResNet, fixed=dict(depth=_depth))
+    if _depth >= 50:
+        for _cls in (ResNetV1c, ResNetV1d):
+            register_variant(f'resnet{_depth}_{_cls.__name__[-3:].lower()}', _cls,
+                             fixed=dict(depth=_depth, **_cls.fixed_args))

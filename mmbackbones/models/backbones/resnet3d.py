@@ -1,16 +1,17 @@
-"""ResNet3d: the 3D ResNet for video clips (N x C x T x H x W), built from the shared 2D blocks.
+"""ResNet3d: the 3D ResNet for video clips (N x C x T x H x W), on the shared ResNet skeleton.
 
 Its configuration follows mmaction2 1.x ``ResNet3d`` (``_base_/models/i3d_r50.py`` builds unchanged
 once its ``type`` names ours), its weights load from mmaction2 checkpoints and from torchvision's
 ``r3d_18``, and it is initialised from a 2D ResNet checkpoint by inflation
 (:mod:`mmbackbones.checkpoint.inflate`).
 
-The blocks are the package's one ``BasicBlock``/``Bottleneck`` (ResNeXt with ``groups``) and the
-stages come from ``ResLayer``: a block given ``temporal_kernels=(t1, t2)`` builds ``(t, k, k)``
-convs, so module names are those of the 2D ResNet (``conv1``, ``bn1``, ``layer1.0.conv1``,
-``downsample.0/1``), which keeps 2D-to-3D inflation a name-for-name operation. mmaction2's
-ConvModule names (``conv1.conv``, ``conv1.bn``) and torchvision's (``stem.0``, ``conv1.0``) are
-remapped on load.
+The 3D geometry is this family's: :class:`BasicBlock3d`/:class:`Bottleneck3d` are the package's
+2D blocks given a :class:`TemporalGeometry` (``(t, k, k)`` convs, the temporal stride on the conv
+that carries the spatial stride) and an ``'after_block'`` plugin position; stages, plugins,
+zero-init and init come from :class:`ResNetSkeleton`. Module names are those of the 2D ResNet
+(``conv1``, ``bn1``, ``layer1.0.conv1``, ``downsample.0/1``), which keeps 2D-to-3D inflation a
+name-for-name operation. mmaction2's ConvModule names (``conv1.conv``, ``conv1.bn``) and
+torchvision's (``stem.0``, ``conv1.0``) are remapped on load.
 
 Where we depart from mmaction2's defaults:
 * ``out_indices`` defaults to every stage (our ResNet's default; mmaction2: ``(3, )``), and
@@ -21,25 +22,75 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import NonLocal3d, build_conv_layer, build_norm_layer
-from mmengine.model import constant_init
 
 from ...registry import MODELS
-from ..layers import (
-    BasicBlock,
-    Bottleneck,
-    ResLayer,
-    check_choice,
-    check_int,
-    check_layer_cfg,
-    check_plugins,
-    per_stage,
-)
-from .base import BaseBackbone
+from ..layers import BasicBlock, Bottleneck, check_choice, check_int, per_stage
 from .resnet import ResNet
+from .skeleton import ResNetSkeleton
+
+
+@dataclass(frozen=True)
+class TemporalGeometry:
+    """The conv geometry of a 3D block: ``(t, k, k)`` kernels, ``(t - 1) // 2`` temporal padding,
+    no temporal dilation, and the temporal ``stride`` on the conv that carries the spatial stride
+    (as mmaction2's ``BasicBlock3d``/``Bottleneck3d`` and torchvision's R3D do).
+
+    Args:
+        kernels: Temporal kernels of conv1 and conv2 (a Bottleneck's conv3 is 1 x 1 x 1).
+        stride: Temporal stride of the block.
+    """
+
+    kernels: tuple[int, int]
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        kernels = tuple(self.kernels)
+        if len(kernels) != 2 or not all(
+                isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in kernels):
+            raise ValueError(f'temporal_kernels={kernels!r}: a 3D block needs two positive ints '
+                             '(the temporal kernels of conv1, conv2).')
+        check_int('temporal_stride', self.stride, 1)
+        object.__setattr__(self, 'kernels', kernels)
+
+    def __call__(self, conv: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                 strided: bool = False) -> dict:
+        t = self.kernels[conv - 1] if conv <= 2 else 1
+        padding = dilation * (kernel_size - 1) // 2
+        return dict(kernel_size=(t, kernel_size, kernel_size),
+                    stride=(self.stride if strided else 1, stride, stride),
+                    padding=((t - 1) // 2, padding, padding), dilation=(1, dilation, dilation))
+
+
+class _Block3d:
+    """Makes a 2D block 3D: ``temporal_kernels``/``temporal_stride`` become its geometry, and
+    ``'after_block'`` plugins (mmaction2's non-local blocks) run on its output."""
+
+    block_plugin_positions = ('after_block', )
+
+    def __init__(self, *args, temporal_kernels: Sequence[int] = (1, 1), temporal_stride: int = 1,
+                 **kwargs) -> None:
+        geometry = TemporalGeometry(tuple(temporal_kernels), temporal_stride)
+        super().__init__(*args, conv_geometry=geometry, **kwargs)
+        self.temporal_kernels = geometry.kernels
+        self.temporal_stride = geometry.stride
+
+
+class BasicBlock3d(_Block3d, BasicBlock):
+    """:class:`BasicBlock` with ``(t, 3, 3)`` convs; the temporal stride is on conv1."""
+
+
+class Bottleneck3d(_Block3d, Bottleneck):
+    """:class:`Bottleneck` with ``(t, k, k)`` convs; the temporal stride is on the conv that
+    carries the spatial stride (conv2 for ``style='pytorch'``, conv1 for ``'caffe'``)."""
+
+
+#: The 3D block of each 2D block.
+BLOCKS_3D = {BasicBlock: BasicBlock3d, Bottleneck: Bottleneck3d}
 
 # Temporal kernels of (conv1, conv2) per block type and inflate style; a non-inflated block has
 # (1, 1). BasicBlock has only 3x3 convs, so both styles inflate both of them to 3x3x3 (as
@@ -53,7 +104,7 @@ _INFLATED_KERNELS = {
 
 
 @MODELS.register_module()
-class ResNet3d(BaseBackbone):
+class ResNet3d(ResNetSkeleton):
     """3D ResNet (I3D, `Quo Vadis, Action Recognition? <https://arxiv.org/abs/1705.07750>`_;
     R3D, `A Closer Look at Spatiotemporal Convolutions <https://arxiv.org/abs/1711.11248>`_).
 
@@ -116,7 +167,7 @@ class ResNet3d(BaseBackbone):
         ((4, 8, 16, 32), (8, 8, 8, 8))
     """
 
-    arch_settings = ResNet.arch_settings
+    conv_type = 'Conv3d'
     # narrow, so the registry-wide contract tests stay fast on CPU
     example_args = dict(depth=18, base_channels=16)
     example_input_shape = (2, 3, 4, 32, 32)
@@ -159,50 +210,29 @@ class ResNet3d(BaseBackbone):
         if pretrained is not None and init_cfg is not None:
             raise ValueError(f'pretrained={pretrained!r} and init_cfg={init_cfg!r} both say how '
                              'to initialise; give one of them.')
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv3d'),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
-        super().__init__(init_cfg)
-        if isinstance(depth, bool) or not isinstance(depth, int) or \
-                depth not in self.arch_settings:
-            raise KeyError(f'depth={depth!r} is not supported by {type(self).__name__}; '
-                           f'allowed: {sorted(self.arch_settings)}.')
-        check_int('num_stages', num_stages, 1, 4)
-        check_int('in_channels', in_channels, 1)
-        check_int('base_channels', base_channels, 1)
-        check_choice('style', style, ('pytorch', 'caffe'))
+        super().__init__(init_cfg, zero_init_residual)
+        block, default_blocks = self.arch(depth)
+        self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
+                          plugins, conv_cfg_required=True)
         check_choice('inflate_style', inflate_style, ('3x1x1', '3x3x3'))
-        check_layer_cfg('conv_cfg', conv_cfg, 'conv', allow_none=False)
-        check_layer_cfg('norm_cfg', norm_cfg, 'norm', allow_none=False)
         if not isinstance(act_cfg, dict) or act_cfg.get('type') != 'ReLU':
             raise ValueError(f"act_cfg={act_cfg!r} is not supported; the blocks use ReLU, so only "
                              "dict(type='ReLU') is allowed.")
-        check_plugins(plugins, num_stages)
         if pretrained is not None and not isinstance(pretrained, str):
             raise TypeError(f'pretrained must be a checkpoint path/URL or None, got '
                             f'{pretrained!r}.')
-        block, default_blocks = self.arch_settings[depth]
-        stage_blocks = per_stage('stage_blocks', stage_blocks, num_stages, default_blocks)
-        spatial_strides = per_stage('spatial_strides', spatial_strides, num_stages, (1, 2, 2, 2))
-        temporal_strides = per_stage('temporal_strides', temporal_strides, num_stages,
-                                     (1, ) * 4)
-        dilations = per_stage('dilations', dilations, num_stages, (1, ) * 4)
-        for arg, values in (('stage_blocks', stage_blocks), ('spatial_strides', spatial_strides),
-                            ('temporal_strides', temporal_strides), ('dilations', dilations)):
-            for v in values:
-                check_int(f'{arg} entry', v, 1)
+        stage_blocks, spatial_strides, temporal_strides, dilations = self.per_stage_ints(
+            num_stages, stage_blocks=(stage_blocks, default_blocks),
+            spatial_strides=(spatial_strides, (1, 2, 2, 2)),
+            temporal_strides=(temporal_strides, (1, ) * 4), dilations=(dilations, (1, ) * 4))
         if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
             raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
-        for arg, v in (('conv1_stride_s', conv1_stride_s), ('conv1_stride_t', conv1_stride_t),
-                       ('pool1_stride_s', pool1_stride_s), ('pool1_stride_t', pool1_stride_t)):
-            check_int(arg, v, 1)
         inflate = _per_block('inflate', inflate, stage_blocks)
-        non_local = _per_block('non_local', non_local, stage_blocks)
-        if out_indices is None:
-            out_indices = tuple(range(num_stages))
+        block_args = self.grouped_block_args(block, groups, base_width)
 
-        self.depth = depth
+        #: The 2D block this network inflates (its stages hold the matching ``BLOCKS_3D``).
         self.block = block
+        self.depth = depth
         self.stage_blocks = stage_blocks
         self.in_channels = in_channels
         self.base_channels = base_channels
@@ -218,65 +248,50 @@ class ResNet3d(BaseBackbone):
         self.norm_cfg = norm_cfg
         self.groups = groups
         self.base_width = base_width
-        self.zero_init_residual = zero_init_residual
         self.pretrained = pretrained
         self.pretrained2d = pretrained2d
 
-        stem = self._make_stem_layer(conv1_stride_s, conv1_stride_t, pool1_stride_s,
-                                     pool1_stride_t, with_pool1)
-        # Temporal max pool on the first stage's output (I3D); in the stage-0 output, as in
-        # mmaction2.
+        stem, stem_stride_s, stride_t = self._make_stem_layer(
+            conv1_stride_s, conv1_stride_t, pool1_stride_s, pool1_stride_t, with_pool1)
+        # Temporal max pool on the first stage's output (I3D), as in mmaction2.
         self.pool2 = nn.MaxPool3d(kernel_size=(2, 1, 1), stride=(2, 1, 1)) if with_pool2 \
             else nn.Identity()
-        stride_s = conv1_stride_s * (pool1_stride_s if with_pool1 else 1)
-        stride_t = conv1_stride_t * (pool1_stride_t if with_pool1 else 1)
-        kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
-        nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
-        block_kwargs = {} if block is BasicBlock else dict(
-            groups=groups, base_width=base_width, base_channels=base_channels)
-        if block is BasicBlock and (groups != 1 or base_width != 64):
-            raise ValueError(f'groups={groups}/base_width={base_width} need a Bottleneck depth '
-                             f'(50/101/152); depth={depth} uses BasicBlock.')
-        inplanes = base_channels
-        stages, channels, strides_s, strides_t = [], [], [], []
-        for i, num_blocks in enumerate(stage_blocks):
-            stage_plugins = [{k: v for k, v in p.items() if k != 'stages'} for p in plugins or ()
-                             if p.get('stages') is None or p['stages'][i]]
-            layer = ResLayer(
-                block=block,
-                inplanes=inplanes,
-                planes=base_channels * 2**i,
-                num_blocks=num_blocks,
-                stride=spatial_strides[i],
-                temporal_stride=temporal_strides[i],
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                dilation=dilations[i],
-                style=style,
-                with_cp=with_cp,
-                block_overrides=[
-                    dict(temporal_kernels=kernels[inflate[i][j]],
-                         plugins=stage_plugins + ([nl_plugin] if non_local[i][j] else []))
-                    for j in range(num_blocks)
-                ],
-                **block_kwargs)
-            self.add_module(f'layer{i + 1}', layer)
-            inplanes = layer.out_channels
-            stride_s *= spatial_strides[i]
-            stride_t *= temporal_strides[i] * (2 if i == 0 and with_pool2 else 1)
-            stages.append(layer)
-            channels.append(layer.out_channels)
-            strides_s.append(stride_s)
+        stages, channels, strides_s = self._make_stages(
+            BLOCKS_3D[block], stage_blocks, base_channels, base_channels, spatial_strides,
+            dilations, stem_stride=stem_stride_s, plugins=plugins,
+            stage_args=[dict(shortcut_stride=(t, s, s))
+                        for t, s in zip(temporal_strides, spatial_strides)],
+            block_overrides=self._inflation(block, inflate_style, temporal_strides,
+                                            _per_block('non_local', non_local, stage_blocks),
+                                            non_local_cfg),
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, style=style, with_cp=with_cp, **block_args)
+        strides_t = []
+        for i, t in enumerate(temporal_strides):
+            stride_t *= t * (2 if i == 0 and with_pool2 else 1)
             strides_t.append(stride_t)
-        self.res_layers = [f'layer{i + 1}' for i in range(num_stages)]
-        self.feat_dim = channels[-1]
         #: Temporal stride of every stage's output relative to the input clip.
         self.stage_temporal_strides = tuple(strides_t)
         self._set_stages(stem, stages, channels, strides_s, out_indices, frozen_stages,
                          norm_eval)
 
+    def _inflation(self, block: type, inflate_style: str, temporal_strides: Sequence[int],
+                   non_local: tuple[tuple[int, ...], ...], non_local_cfg: dict) -> list[list[dict]]:
+        """Per stage, per block: temporal kernels (``self.inflate``), the stage's temporal stride
+        on its first block, and a ``NonLocal3d`` after the blocks ``non_local`` marks."""
+        kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
+        nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
+        return [[dict(temporal_kernels=kernels[inflated], plugins=[nl_plugin] if nl else [],
+                      temporal_stride=temporal_strides[i] if j == 0 else 1)
+                 for j, (inflated, nl) in enumerate(zip(stage_inflate, non_local[i]))]
+                for i, stage_inflate in enumerate(self.inflate)]
+
     def _make_stem_layer(self, stride_s: int, stride_t: int, pool_stride_s: int,
-                         pool_stride_t: int, with_pool1: bool) -> list[nn.Module]:
+                         pool_stride_t: int, with_pool1: bool) -> tuple[list[nn.Module], int, int]:
+        """Build conv1/norm1/maxpool; return the modules ``frozen_stages=0`` freezes and the
+        stem's spatial and temporal strides."""
+        for arg, v in (('conv1_stride_s', stride_s), ('conv1_stride_t', stride_t),
+                       ('pool1_stride_s', pool_stride_s), ('pool1_stride_t', pool_stride_t)):
+            check_int(arg, v, 1)
         self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels, self.base_channels,
                                       kernel_size=self.conv1_kernel,
                                       stride=(stride_t, stride_s, stride_s),
@@ -291,21 +306,13 @@ class ResNet3d(BaseBackbone):
         self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3),
                                     stride=(pool_stride_t, pool_stride_s, pool_stride_s),
                                     padding=(0, 1, 1)) if with_pool1 else nn.Identity()
-        return [self.conv1, norm1]
+        if not with_pool1:
+            pool_stride_s = pool_stride_t = 1
+        return [self.conv1, norm1], stride_s * pool_stride_s, stride_t * pool_stride_t
 
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.maxpool(self.relu(self.norm1(self.conv1(x))))  # N x C x T' x H/4 x W/4
-        feats = []
-        for i, layer in enumerate(self.stages()):
-            x = layer(x)
-            if i == 0:
-                x = self.pool2(x)
-            feats.append(x)
-        return tuple(feats[i] for i in self.out_indices)
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward_stage(index, x)
+        return self.pool2(x) if index == 0 else x  # N x C x T/2 x H x W after pool2
 
     # ---------------------------------------------------------------- weights
     def init_weights(self) -> None:
@@ -319,12 +326,6 @@ class ResNet3d(BaseBackbone):
         else:
             from ...checkpoint import load_pretrained
             load_pretrained(self, self.pretrained)
-
-    def _after_init_weights(self) -> None:
-        if self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, (BasicBlock, Bottleneck)):
-                    constant_init(m.last_norm, 0)
 
     def twin_2d(self) -> ResNet:
         """The 2D ResNet this network inflates; inflation reads its names, shapes and

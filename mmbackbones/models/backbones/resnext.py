@@ -13,6 +13,7 @@ ResNeXt config sets ``groups`` and ``base_width`` explicitly).
 from __future__ import annotations
 
 from ...registry import MODELS
+from ..variants import register_variant
 from .resnet import ResNet
 
 
@@ -52,6 +53,7 @@ class ResNeXt(ResNet):
     arch_settings = {depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)}
     # small widths keep the registry-wide contract test fast
     example_args = dict(depth=50, groups=8, base_width=4, base_channels=16)
+    small_args = dict(base_channels=16, num_stages=2)
 
     def __init__(self,
                  depth: int,
@@ -70,18 +72,9 @@ class ResNeXt(ResNet):
         self.base_width = base_width
 
 
-def _register_variants() -> None:
-    """Named variants. Few on purpose: every one joins the registry-wide contract test at full
-    size; other widths are one ``groups``/``base_width`` away."""
-    for depth, groups, width in ((50, 32, 4), ):
-        name = f'resnext{depth}_{groups}x{width}d'
-
-        def build(_depth=depth, _groups=groups, _width=width, **kwargs):
-            return ResNeXt(depth=_depth, groups=_groups, base_width=_width, **kwargs)
-
-        build.__name__ = name
-        build.__doc__ = f'ResNeXt-{depth} {groups}x{width}d.'
-        MODELS.register_module(name=name, module=build)
-
-
-_register_variants()
+# Named variants: the widths of the ResNeXt paper, torchvision and mmpretrain.
+for _depth, _groups, _width in ((50, 32, 4), (101, 32, 4), (101, 32, 8), (101, 64, 4),
+                                (152, 32, 4)):
+    register_variant(f'resnext{_depth}_{_groups}x{_width}d', ResNeXt,
+                     fixed=dict(depth=_depth, groups=_groups, base_width=_width),
+                     doc=f'ResNeXt-{_depth} {_groups}x{_width}d.')

@@ -24,40 +24,8 @@ from mmcv.cnn import ConvModule
 
 from ...registry import MODELS
 from ..layers import check_int, check_layer_cfg, normalize_out_indices, per_stage
-from .base import BaseBackbone
-
-
-class GroupedStagesMixin:
-    """Stages that are runs of modules kept at their checkpoint names, not child modules.
-
-    ``BaseBackbone._set_stages`` wants each stage to be one child; VGG's stages are slices of the
-    flat ``features`` Sequential (mmpretrain/torchvision keys) and GoogLeNet's are runs of named
-    children (torchvision keys). Each stage is therefore a ``ModuleList`` *view* held in a plain
-    list, so it adds no state-dict keys; freezing goes through the views to the real modules.
-    """
-
-    def _set_grouped_stages(self, stem: list[nn.Module], groups: list[list[nn.Module]],
-                            stage_channels: list[int], stage_strides: list[int], out_indices,
-                            frozen_stages: int, norm_eval: bool) -> None:
-        self._stage_groups = [nn.ModuleList(group) for group in groups]
-        self._set_stages(stem, self._stage_groups, stage_channels, stage_strides, out_indices,
-                         frozen_stages, norm_eval)
-
-    def _child_name(self, module: nn.Module) -> str:
-        for i, group in enumerate(self._stage_groups):
-            if group is module:
-                return f'stage{i}'
-        raise RuntimeError('stage modules must come from _set_grouped_stages')
-
-    def stages(self) -> list[nn.Module]:
-        return list(self._stage_groups)
-
-
-def check_norm_eval(norm_eval: bool, norm_cfg: dict | None) -> None:
-    """``norm_eval`` acts on norm layers only; asking for it without any is a config error."""
-    if norm_eval and norm_cfg is None:
-        raise ValueError('norm_eval=True keeps norm layers in eval mode, but norm_cfg=None builds '
-                         'none; set norm_cfg=dict(type="BN") or norm_eval=False.')
+from ..variants import Not, register_variant
+from .base import BaseBackbone, GroupedStagesMixin, check_norm_eval
 
 
 @MODELS.register_module()
@@ -115,6 +83,7 @@ class VGG(GroupedStagesMixin, BaseBackbone):
         19: (2, 2, 4, 4, 4),
     }
     example_args = dict(depth=11, norm_cfg=dict(type='BN'))
+    small_args = dict(num_stages=3)
     example_input_shape = (2, 3, 32, 32)
 
     def __init__(self,
@@ -138,12 +107,7 @@ class VGG(GroupedStagesMixin, BaseBackbone):
                         dict(type='Constant', val=1., layer=['_BatchNorm', 'GroupNorm']),
                         dict(type='Normal', std=0.01, layer='Linear')]
         super().__init__(init_cfg)
-        if isinstance(depth, bool) or not isinstance(depth, int):
-            raise TypeError(f'depth must be an int, got {depth!r}; allowed: '
-                            f'{sorted(self.arch_settings)}.')
-        if depth not in self.arch_settings:
-            raise KeyError(f'depth={depth!r} is not supported by VGG; allowed: '
-                           f'{sorted(self.arch_settings)}.')
+        self.stage_blocks = self.arch(depth)[:num_stages]
         check_int('num_stages', num_stages, 1, 5)
         check_int('num_classes', num_classes)
         check_int('in_channels', in_channels, 1)
@@ -167,7 +131,6 @@ class VGG(GroupedStagesMixin, BaseBackbone):
 
         self.depth = depth
         self.num_classes = num_classes
-        self.stage_blocks = self.arch_settings[depth][:num_stages]
         self.dilations = dilations
         self.with_cp = with_cp
         self.with_last_pool = with_last_pool
@@ -278,24 +241,9 @@ class VGG(GroupedStagesMixin, BaseBackbone):
         return out
 
 
-def _register_variants() -> None:
-    """Named variants: ``vgg11`` ... ``vgg19`` and ``vgg11_bn`` ... ``vgg19_bn``."""
-    for depth in VGG.arch_settings:
-        for suffix, norm_cfg in (('', None), ('_bn', dict(type='BN'))):
-            name = f'vgg{depth}{suffix}'
-
-            def build(_depth=depth, _norm_cfg=norm_cfg, _name=name, **kwargs):
-                norm = kwargs.setdefault('norm_cfg', _norm_cfg)
-                if (norm is None) != (_norm_cfg is None):
-                    allowed = 'a norm dict' if _norm_cfg else 'None'
-                    raise ValueError(f'{_name}: norm_cfg={norm!r} contradicts the variant; '
-                                     f'allowed: {allowed}. Use VGG(depth={_depth}, norm_cfg=...) '
-                                     'for other combinations.')
-                return VGG(depth=_depth, **kwargs)
-
-            build.__name__ = name
-            build.__doc__ = f'VGG with depth={depth}' + (' and BN.' if norm_cfg else '.')
-            MODELS.register_module(name=name, module=build)
-
-
-_register_variants()
+# Named variants: vgg11 ... vgg19 (the paper, no norm layers) and vgg11_bn ... vgg19_bn.
+for _depth in VGG.arch_settings:
+    register_variant(f'vgg{_depth}', VGG, fixed=dict(depth=_depth, norm_cfg=None),
+                     doc=f'VGG-{_depth} (the paper: no norm layers).')
+    register_variant(f'vgg{_depth}_bn', VGG, fixed=dict(depth=_depth, norm_cfg=Not(None)),
+                     defaults=dict(norm_cfg=dict(type='BN')), doc=f'VGG-{_depth} with BN.')

@@ -74,10 +74,7 @@ def _lookup(layer_type: str):
     """Resolve a layer type the way mmcv's builders do: in the current default scope's registry
     (mmbackbones, mmdet, ...) and its parents."""
     with MMENGINE_MODELS.switch_scope_and_registry(None) as registry:
-        try:
-            return registry.get(layer_type), registry
-        except KeyError:  # our registry raises instead of returning None
-            return None, registry
+        return registry.get(layer_type), registry
 
 
 def _allowed(registry, kind: str) -> list[str]:

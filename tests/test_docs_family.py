@@ -1,0 +1,71 @@
+"""docs/adding_a_family.md stays true: its SE-ResNet example builds and keeps the contract."""
+import inspect
+import os.path as osp
+import re
+
+import pytest
+import test_contract
+import torch
+
+from mmbackbones.models import ResNet
+from mmbackbones.registry import MODELS
+
+from conftest import build_backbone, has_module, n_params
+
+DOC = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'docs', 'adding_a_family.md')
+NAMES = ('SEResNet', 'se_resnet50')
+CONTRACT = [f for name, f in vars(test_contract).items()
+            if name.startswith('test_') and 'name' in inspect.signature(f).parameters]
+
+
+@pytest.fixture(scope='module')
+def family():
+    """Run every python block of the page in one namespace; unregister what it registered."""
+    with open(DOC) as f:
+        code = '\n'.join(re.findall(r'```python\n(.*?)```', f.read(), flags=re.S))
+    namespace = {}
+    try:
+        exec(compile(code, DOC, 'exec'), namespace)
+        yield namespace
+    finally:
+        for name in NAMES:
+            MODELS.module_dict.pop(name, None)
+
+
+def test_the_example_is_one_family_on_the_resnet_skeleton(family):
+    assert CONTRACT, 'no contract checks found in tests/test_contract.py'
+    cls = family['SEResNet']
+    assert issubclass(cls, ResNet) and MODELS.get('SEResNet') is cls
+    model = MODELS.build(dict(type='se_resnet50', se_ratio=8))
+    assert all(isinstance(b, family['SEBottleneck']) for layer in model.stages() for b in layer)
+    assert model.layer1[0].se[1].out_channels == 256 // 8
+    with pytest.raises(ValueError, match='se_resnet50 always uses depth=50'):
+        MODELS.build(dict(type='se_resnet50', depth=101))
+
+
+@pytest.mark.parametrize('name', NAMES)
+@pytest.mark.parametrize('check', CONTRACT, ids=lambda f: f.__name__)
+def test_the_example_keeps_the_registry_contract(family, name, check, monkeypatch):
+    kwargs = {'monkeypatch': monkeypatch} if 'monkeypatch' in inspect.signature(
+        check).parameters else {}
+    check(name, **kwargs)
+
+
+def test_se_branch_changes_the_output(family):
+    model = build_backbone('SEResNet').eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        before = model(x)[-1]
+        for layer in model.stages():
+            for block in layer:
+                torch.nn.init.constant_(block.se[3].bias, -20.0)  # gate ~0: branch switched off
+        after = model(x)[-1]
+    assert not torch.allclose(before, after)
+
+
+@pytest.mark.skipif(not has_module('timm'), reason='timm is not installed (pip install timm)')
+def test_parameter_count_matches_timm_seresnet50(family):
+    import timm
+    theirs = timm.create_model('seresnet50', pretrained=False)
+    ours = MODELS.build(dict(type='se_resnet50'))
+    assert n_params(ours) + 2048 * 1000 + 1000 == n_params(theirs)
