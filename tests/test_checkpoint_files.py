@@ -64,6 +64,8 @@ def make_bad_file(kind: str, tmp_path) -> tuple[str, str]:
                  'is not a PyTorch checkpoint'),
         'truncated': (None, 'truncated or corrupt'),
         'truncated-legacy': (None, 'truncated or corrupt'),
+        'corrupt-pickle-in-zip': (None, 'truncated or corrupt'),
+        'corrupt-zip-directory': (None, 'truncated or corrupt'),
         'text-pkl': (b'not a pickle at all\n', 'truncated or corrupt'),
         'truncated-pkl': (None, 'truncated or corrupt'),
         'code-pkl': (None, 'Refused to load'),
@@ -76,6 +78,13 @@ def make_bad_file(kind: str, tmp_path) -> tuple[str, str]:
         content = half(real_checkpoint(full))
     elif kind == 'truncated-legacy':
         content = half(real_checkpoint(full, legacy=True))
+    elif kind == 'corrupt-pickle-in-zip':  # zeros over the start of archive/data.pkl
+        content = bytearray(real_checkpoint(full))
+        start = content.index(b'\x80\x02') + 2
+        content[start:start + 64] = bytes(64)
+    elif kind == 'corrupt-zip-directory':  # zeros over the zip's central directory
+        content = bytearray(real_checkpoint(full))
+        content[-300:-236] = bytes(64)
     elif kind == 'truncated-pkl':
         state = {k: v.numpy() for k, v in randomize(ResNet(depth=18)).state_dict().items()}
         content = half(pickle.dumps({'model': state, '__author__': 'test'}, protocol=2))
@@ -98,8 +107,9 @@ def make_bad_file(kind: str, tmp_path) -> tuple[str, str]:
 
 
 KINDS = ['missing', 'folder', 'empty', 'empty-pkl', 'text', 'html', 'truncated',
-         'truncated-legacy', 'text-pkl', 'truncated-pkl', 'code-pkl', 'garbage-safetensors',
-         'truncated-safetensors', 'list', 'no-tensors']
+         'truncated-legacy', 'corrupt-pickle-in-zip', 'corrupt-zip-directory', 'text-pkl',
+         'truncated-pkl', 'code-pkl', 'garbage-safetensors', 'truncated-safetensors', 'list',
+         'no-tensors']
 
 
 def _skip_without_safetensors(kind: str) -> None:

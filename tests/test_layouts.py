@@ -335,6 +335,23 @@ def test_every_layout_has_a_row():
     assert {layout.name for layout in LAYOUTS} | {'mmbackbones'} == rows
 
 
+def test_adding_a_layout_doc_is_true():
+    """docs/adding_a_layout.md: its example file is the shipped one, its test code is in this
+    file, and the layout is found without being named anywhere else in the package."""
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / 'docs' / 'adding_a_layout.md').read_text()
+    blocks = re.findall(r'<!-- test: (equals|in) (\S+) -->\n```python\n(.*?)```', doc, re.S)
+    assert len(blocks) == 4
+    for how, path, code in blocks:
+        text = (root / path).read_text()
+        assert text == code if how == 'equals' else code in text, f'the docs no longer show {path}'
+    example = root / 'mmbackbones' / 'checkpoint' / 'layouts' / 'torchvision_detection.py'
+    naming = [p for p in (root / 'mmbackbones').rglob('*.py')
+              if 'torchvision_detection' in p.read_text()]
+    assert naming == [example]
+    assert 'torchvision_detection' in {layout.name for layout in LAYOUTS}
+
+
 # ------------------------------------------------------------------------ detectron2 details
 def test_caffe2_folded_bn_is_exactly_scale_and_bias(tmp_path):
     """Caffe2's folded BN: our norm computes x * s + b (running_var = 1 - eps, eps included)."""

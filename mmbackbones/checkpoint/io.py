@@ -19,6 +19,7 @@ import io
 import os
 import os.path as osp
 import pickle
+import re
 from typing import Callable
 from urllib.parse import urlparse
 
@@ -164,10 +165,11 @@ def _load_pkl(path: str):
 
 
 # ----------------------------------------------------------------------------- reading
-def _corrupt(path: str, err: BaseException) -> CheckpointFileError:
+def _corrupt(path: str, err: BaseException, detail: str | None = None) -> CheckpointFileError:
     # the first sentence of the reader's message ('...failed finding central directory')
-    detail = str(err).splitlines()[0].split('. ')[0].rstrip('.') if str(err) else \
-        type(err).__name__
+    if detail is None:
+        detail = str(err).splitlines()[0].split('. ')[0].rstrip('.') if str(err) else \
+            type(err).__name__
     return CheckpointFileError(
         f'{path} ({osp.getsize(path)} bytes) is truncated or corrupt: {detail}. Was the '
         'download or copy interrupted? Download it again.')
@@ -190,9 +192,14 @@ def _load_torch(path: str, head: bytes):
         with torch.serialization.safe_globals(_extra_safe_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        # torch wraps the reader's complaint: '... WeightsUnpickler error: Unsupported global: ...'
+        detail = str(err).split('WeightsUnpickler error:')[-1].strip().splitlines()[0]
+        if not re.search(r'Unsupported global|not allowed|unrecognized function|Can only',
+                         detail):
+            raise _corrupt(path, err, detail) from err
         raise UnsafeCheckpointError(
             f'Refused to load {path}: it is not plain tensor data, and unpickling it could run '
-            f'code ({str(err).splitlines()[0]}). If you trust the file, re-save its weights '
+            f'code ({detail}). If you trust the file, re-save its weights '
             "once with torch.save(torch.load(path, weights_only=False)['state_dict'], new_path) "
             'and load new_path.') from err
     except (RuntimeError, EOFError, ValueError, IndexError, KeyError) as err:
