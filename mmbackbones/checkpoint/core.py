@@ -131,7 +131,7 @@ class Report:
 
     def format(self, limit: int = 12) -> str:
         prefix = f" (prefix '{self.prefix}')" if self.prefix else ''
-        mine, theirs = self.sides
+        ckpt_side, model_side = self.sides
         lines = [self.title(f'{self.checkpoint}{prefix}')]
         if self.layout:
             lines.append(f'  layout: {self.layout}')
@@ -139,7 +139,8 @@ class Report:
         lines += [f'  {label}: {len(items)}{_show(items, limit)}'
                   for label, items in self.sections()]
         lines.append(f'  shape mismatch (skipped): {len(self.mismatched)}' + _show(
-            (f'{k}: {mine} {tuple(a)} vs {theirs} {tuple(b)}' for k, a, b in self.mismatched),
+            (f'{k}: {ckpt_side} {tuple(a)} vs {model_side} {tuple(b)}'
+             for k, a, b in self.mismatched),
             limit))
         return '\n'.join(lines)
 
