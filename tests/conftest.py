@@ -1,7 +1,10 @@
 """Shared test helpers: what is registered, how to build it small, foreign-weight plumbing."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
+import re
 
 import pytest
 import torch
@@ -82,17 +85,51 @@ def load_into_ours(path, **cfg) -> nn.Module:
     return model.eval()
 
 
+#: The optional tiers: the package a config scope (``mmdet::``) or test needs -> how to install it.
+TIER_INSTALL = {
+    'mmdet': 'bash tools/install.sh --with-mmdet',
+}
+
+
+def why_no_tier(package: str) -> str | None:
+    """Why the optional tier ``package`` (e.g. ``'mmdet'``) cannot be used here, or None.
+
+    The reason names the install command, so a skipped test says how to run it.
+    """
+    install = TIER_INSTALL.get(package, f'pip install {package}')
+    if not has_module(package):
+        return f'{package} is not installed ({install})'
+    if not mmcv_ops_available():
+        return f'{package} needs full mmcv with compiled ops ({install})'
+    try:
+        importlib.import_module(f'{package}.models')
+    except Exception as err:  # noqa: BLE001
+        return f'{package}.models cannot be imported: {err} ({install})'
+    return None
+
+
 def why_no_mmdet() -> str | None:
     """Why mmdetection cannot be used here, or None when it can."""
-    if not has_module('mmdet'):
-        return 'mmdet is not installed (bash tools/install.sh --with-mmdet)'
-    if not mmcv_ops_available():
-        return 'mmdet needs full mmcv with compiled ops (bash tools/install.sh --with-mmdet)'
-    try:
-        import mmdet.models  # noqa: F401
-    except Exception as err:  # noqa: BLE001
-        return f'mmdet.models cannot be imported: {err}'
-    return None
+    return why_no_tier('mmdet')
+
+
+def config_scopes(path: str) -> list[str]:
+    """The packages whose configs ``path`` inherits, directly or through its local ``_base_``
+    files (``_base_ = 'mmdet::...'`` -> ``mmdet``)."""
+    scopes, todo, seen = set(), [os.path.abspath(path)], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        with open(current, encoding='utf-8') as f:
+            text = f.read()
+        scopes.update(re.findall(r"""['"]([A-Za-z_]\w*)::""", text))
+        for base in re.findall(r"""['"]([^'":]+\.py)['"]""", text):
+            base = os.path.join(os.path.dirname(current), base)
+            if os.path.isfile(base):
+                todo.append(os.path.abspath(base))
+    return sorted(scopes)
 
 
 def has_module(name: str) -> bool:

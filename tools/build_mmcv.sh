@@ -29,6 +29,12 @@ if [ -z "$wheel" ]; then
   trap 'rm -rf "$work"' EXIT
   echo "[build_mmcv] building mmcv==$MMCV_VERSION against torch $TORCH_VERSION (about 11 min on 2 cores)"
   $PY -m venv --system-site-packages "$work/venv"
+  # The build venv sees the caller's packages (torch) even when the caller is itself a venv:
+  # --system-site-packages only reaches the base interpreter's, so add the caller's site dir
+  # after the build venv's own (whose setuptools<70 therefore wins).
+  caller_site=$($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  build_site=$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$caller_site" > "$build_site/zz_caller_site.pth"
   "$work/venv/bin/python" -m pip install -q 'setuptools<70' wheel
   # --no-build-isolation: even `pip download` of an sdist runs its setup.py, which needs the
   # venv's old setuptools (pkg_resources).
@@ -50,7 +56,9 @@ echo "[build_mmcv] installing $wheel"
 if $PY -c 'import importlib.metadata as m; m.distribution("mmcv-lite")' >/dev/null 2>&1; then
   $PY -m pip uninstall -y mmcv-lite
 fi
-# --no-deps: the wheel's requirements (mmengine, numpy, ...) are already part of our stack, and
-# resolving them again could swap torch.
+# --force-reinstall --no-deps replaces whatever mmcv files are there without touching torch; the
+# second call then installs the wheel's own requirements (mmengine, opencv-python, yapf, ...;
+# none of them pulls torch) where they are missing, as on a fresh machine.
 $PY -m pip install --no-deps --force-reinstall "$wheel"
+$PY -m pip install "$wheel"
 $PY -c 'import mmcv.ops; print("[build_mmcv] mmcv", __import__("mmcv").__version__, "with compiled ops")'
