@@ -1,11 +1,12 @@
 """Initialising a 3D network from a 2D checkpoint by inflating its conv kernels over time.
 
-The 2D checkpoint (our ResNet, mmdet, mmpretrain or torchvision layout) is read with the shared
-safe reader, its prefix found as the loader does (``backbone.`` of detectors and classifiers),
-and its keys renamed by the matching 2D network's ``remap_state_dict``: the 3D model names that
-network with :meth:`twin_2d`. Because our 3D ResNet reuses the 2D blocks, the names are then the
-same in 2D and 3D: a 4-D conv weight whose 3D counterpart is 5-D is inflated, every other tensor
-of equal shape (norms, 1x1 convs in a 3D model are still 5-D and get inflated with t=1) is copied.
+The 2D checkpoint (ours, or any layout of :mod:`mmbackbones.checkpoint.layouts`: mmdet,
+mmpretrain, torchvision, timm, detectron2) is read with the shared safe reader, and its layout and
+prefix are found and its keys renamed exactly as the loader does, for the matching 2D network: the
+3D model names that network with :meth:`twin_2d`. Because our 3D ResNet reuses the 2D blocks, the
+names are then the same in 2D and 3D: a 4-D conv weight whose 3D counterpart is 5-D is inflated,
+every other tensor of equal shape (norms, 1x1 convs in a 3D model are still 5-D and get inflated
+with t=1) is copied.
 
 Methods, for a temporal kernel of size ``t``:
 
@@ -23,45 +24,37 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
-from mmengine.logging import print_log
 
-from .io import extract_state_dict, load_file
-from .loader import CheckpointMismatchError, _select_prefix
+from .core import CheckpointMismatchError, Report, check_min_match, commit, match_checkpoint
+from .io import read_state_dict
 
 INFLATE_METHODS = ('mean', 'center', 'repeat')
 
+__all__ = ['CheckpointMismatchError', 'InflateReport', 'inflate_pretrained', 'inflate_state_dict',
+           'inflate_weight']
+
 
 @dataclass
-class InflateReport:
+class InflateReport(Report):
     """What inflation did: 3D keys inflated or copied, 3D keys left untouched, 2D keys unused."""
-    checkpoint: str
-    method: str
-    prefix: str = ''
+    method: str = 'mean'
     inflated: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     untouched: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
-    mismatched: list[tuple[str, tuple, tuple]] = field(default_factory=list)
-    matched_fraction: float = 0.0
 
-    def format(self, limit: int = 12) -> str:
+    sides = ('2D', '3D')
 
-        def show(items):
-            items = [str(i) for i in items]
-            more = f' ... (+{len(items) - limit} more)' if len(items) > limit else ''
-            return f' [{", ".join(items[:limit])}{more}]' if items else ''
+    def title(self, where: str) -> str:
+        return f"Inflated {where} with method '{self.method}'"
 
-        prefix = f" (prefix '{self.prefix}')" if self.prefix else ''
-        return '\n'.join([
-            f"Inflated {self.checkpoint}{prefix} with method '{self.method}'",
-            f'  {self.matched_fraction:.1%} of the model parameters set from 2D weights',
-            f'  inflated (2D kernel -> 3D): {len(self.inflated)}{show(self.inflated)}',
-            f'  copied (same shape): {len(self.copied)}{show(self.copied)}',
-            f'  left untouched in the 3D model: {len(self.untouched)}{show(self.untouched)}',
-            f'  unused 2D keys: {len(self.unused)}{show(self.unused)}',
-            f'  shape mismatch (skipped): {len(self.mismatched)}' + show(
-                f'{k}: 2D {tuple(a)} vs 3D {tuple(b)}' for k, a, b in self.mismatched),
-        ])
+    def summary(self) -> str:
+        return f'{self.matched_fraction:.1%} of the model parameters set from 2D weights'
+
+    def sections(self) -> list[tuple[str, list]]:
+        return [('inflated (2D kernel -> 3D)', self.inflated), ('copied (same shape)', self.copied),
+                ('left untouched in the 3D model', self.untouched),
+                ('unused 2D keys', self.unused)]
 
 
 def inflate_weight(weight: torch.Tensor, time: int, method: str = 'mean') -> torch.Tensor:
@@ -92,15 +85,15 @@ def inflate_state_dict(model: nn.Module, state_dict: dict, method: str = 'mean',
     ``min_match`` (the fraction of the model's parameters set from the checkpoint)."""
     if method not in INFLATE_METHODS:
         raise ValueError(f'method={method!r} is not supported; allowed: {list(INFLATE_METHODS)}.')
-    if not 0.0 <= min_match <= 1.0:
-        raise ValueError(f'min_match={min_match!r} must be in [0, 1].')
-    # The 2D network reads the checkpoint (prefix choice and remap), exactly as the loader would.
+    check_min_match(min_match)
+    # The 2D network reads the checkpoint (layout, prefix, renaming), exactly as the loader would.
     twin = model.twin_2d() if hasattr(model, 'twin_2d') else model
-    state_dict, used_prefix = _select_prefix(twin, state_dict, set(twin.state_dict()), prefix)
+    match = match_checkpoint(twin, state_dict, prefix)
     own = model.state_dict()
-    report = InflateReport(checkpoint=checkpoint, method=method, prefix=used_prefix)
+    report = InflateReport(checkpoint=checkpoint, method=method, prefix=match.prefix,
+                           layout=match.layout)
     to_load = {}
-    for key, value in state_dict.items():
+    for key, value in match.state_dict.items():
         target = own.get(key)
         if target is None:
             report.unused.append(key)
@@ -115,19 +108,8 @@ def inflate_state_dict(model: nn.Module, state_dict: dict, method: str = 'mean',
             report.mismatched.append((key, tuple(value.shape), tuple(target.shape)))
     report.untouched = [k for k in own if k not in to_load and
                         not k.endswith('num_batches_tracked')]
-    params = dict(model.named_parameters())
-    total = sum(p.numel() for p in params.values())
-    report.matched_fraction = sum(params[k].numel() for k in to_load if k in params) / total \
-        if total else 1.0
-    text = report.format()
-    if report.matched_fraction < min_match:
-        raise CheckpointMismatchError(
-            f'{text}\nOnly {report.matched_fraction:.1%} of the parameters of '
-            f'{type(model).__name__} were set (min_match={min_match:.0%}); is this the 2D '
-            'checkpoint of the matching 2D network? Nothing was loaded.')
-    with torch.no_grad():
-        model.load_state_dict(to_load, strict=False)
-    print_log(text, logger=logger)
+    commit(model, to_load, report, min_match, verb='were set',
+           question='is this the 2D checkpoint of the matching 2D network?', logger=logger)
     return report
 
 
@@ -152,6 +134,6 @@ def inflate_pretrained(model: nn.Module, checkpoint: str, method: str = 'mean',
         >>> len(report.inflated), len(report.copied), report.unused
         (20, 100, ['fc.weight', 'fc.bias'])
     """
-    state_dict = extract_state_dict(load_file(checkpoint))
-    return inflate_state_dict(model, state_dict, method=method, checkpoint=checkpoint,
-                              prefix=prefix, min_match=min_match, logger=logger)
+    return inflate_state_dict(model, read_state_dict(checkpoint), method=method,
+                              checkpoint=checkpoint, prefix=prefix, min_match=min_match,
+                              logger=logger)

@@ -1,36 +1,60 @@
-"""Reading checkpoint files safely.
+"""Reading checkpoint files safely, and writing files that are never half-written.
 
 ``torch.load(..., weights_only=True)`` unpickles only tensors and plain containers; a pickle that
 names any other global (``os.system``, a class with a custom ``__reduce__``, ...) is refused before
 anything runs. We allow, on top of torch's list, the plain-data types that OpenMMLab training
 checkpoints carry in their ``meta``/``message_hub`` (numpy scalars and arrays, mmengine's
 ``HistoryBuffer``), so our own work-dir checkpoints load too. ``.safetensors`` files are read with
-safetensors.
+safetensors; ``.pkl`` files (detectron2 and Caffe2 model zoos: pickled dicts of numpy arrays) with
+an unpickler that rebuilds numpy arrays and builtin containers and refuses everything else.
+
+Every way a file can be unreadable (missing, a folder, empty, text, truncated, corrupt) ends in
+one :class:`CheckpointFileError` naming the file and what is wrong; a missing file is also a
+``FileNotFoundError`` and a refused pickle also a ``pickle.UnpicklingError``.
 """
 from __future__ import annotations
 
+import collections
+import io
 import os
 import os.path as osp
 import pickle
+import re
+from typing import Callable
 from urllib.parse import urlparse
 
+import numpy as np
 import torch
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class CheckpointFileError(ValueError):
+    """A checkpoint file that cannot be read; the message names the file and what is wrong."""
+
+
+class CheckpointNotFoundError(CheckpointFileError, FileNotFoundError):
+    """The checkpoint path does not exist (or could not be downloaded)."""
+
+
+class UnsafeCheckpointError(CheckpointFileError, pickle.UnpicklingError):
     """The file would have to run code to load; it was refused."""
 
 
-def _extra_safe_globals() -> list:
-    found = []
+def _numpy_reconstructors() -> dict:
+    """numpy's array/scalar rebuilders under the names pickles use: ``numpy.core.multiarray.*``
+    (written by numpy 1) and ``numpy._core.multiarray.*`` (numpy 2), whichever numpy runs."""
     try:
-        import numpy as np
-        found += [np.ndarray, np.dtype, np.core.multiarray._reconstruct,
-                  np.core.multiarray.scalar]
-        found += [type(np.dtype(t)) for t in ('f2', 'f4', 'f8', 'i1', 'i2', 'i4', 'i8', 'u1',
-                                             'b1')]
-    except (ImportError, AttributeError):  # pragma: no cover
-        pass
+        import numpy._core.multiarray as multiarray
+    except ImportError:  # numpy 1
+        import numpy.core.multiarray as multiarray
+    return {f'{module}.{func.__name__}': func
+            for module in ('numpy.core.multiarray', 'numpy._core.multiarray')
+            for func in (multiarray._reconstruct, multiarray.scalar)}
+
+
+def _extra_safe_globals() -> list:
+    found = [np.ndarray, np.dtype] + [(func, name) for name, func in
+                                      _numpy_reconstructors().items()]
+    found += [type(np.dtype(t)) for t in ('f2', 'f4', 'f8', 'i1', 'i2', 'i4', 'i8', 'u1', 'b1')]
     try:
         from mmengine.logging.history_buffer import HistoryBuffer
         found.append(HistoryBuffer)
@@ -71,11 +95,14 @@ def _resolve_url(name: str) -> str | None:
 
 def resolve_checkpoint(name: str) -> str:
     """Return a local file for ``name``: a path, or a URL/model-zoo name cached in torch hub."""
-    url = _resolve_url(name)
+    url = _resolve_url(str(name))
     if url is None:
+        if osp.isdir(name):
+            raise CheckpointFileError(f'checkpoint={name!r} is a directory, not a checkpoint '
+                                      'file; name the .pth/.pkl/.safetensors file inside it.')
         if not osp.isfile(name):
-            raise FileNotFoundError(f'checkpoint={name!r} is not a file.')
-        return name
+            raise CheckpointNotFoundError(f'checkpoint={name!r} is not a file (no such file).')
+        return str(name)
     cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
     if not osp.isfile(cached):
         os.makedirs(osp.dirname(cached), exist_ok=True)
@@ -83,35 +110,130 @@ def resolve_checkpoint(name: str) -> str:
             # torch downloads to a temporary file and renames it: no half-written cache entry.
             torch.hub.download_url_to_file(url, cached, progress=True)
         except Exception as err:
-            raise FileNotFoundError(
+            raise CheckpointNotFoundError(
                 f'checkpoint={name!r}: could not download {url} ({err}). Without network, put '
                 f'the file at {cached} or pass a local path.') from err
     return cached
 
 
-def load_file(name: str) -> dict:
-    """Load a checkpoint without running code from it. Returns what the file holds."""
-    path = resolve_checkpoint(name)
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file as load_safetensors
+# ----------------------------------------------------------------------------- .pkl files
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds numpy arrays/dtypes/scalars and builtin containers; any other global is refused
+    before it is called (detectron2/Caffe2 ``.pkl`` model-zoo files need nothing else)."""
+
+    def find_class(self, module: str, name: str):
+        allowed = dict(_numpy_reconstructors(), **{
+            'numpy.ndarray': np.ndarray, 'numpy.dtype': np.dtype,
+            'collections.OrderedDict': collections.OrderedDict, '_codecs.encode': _latin1_bytes})
+        if f'{module}.{name}' in allowed:
+            return allowed[f'{module}.{name}']
+        raise pickle.UnpicklingError(f'global {module}.{name} is not allowed in a .pkl checkpoint')
+
+
+def _latin1_bytes(text: str, encoding: str = 'utf-8') -> bytes:
+    """How protocol-2 pickles written by Python 3 store bytes (``_codecs.encode(s, 'latin1')``);
+    only that use of ``_codecs.encode`` is allowed."""
+    if encoding not in ('latin1', 'latin-1') or not isinstance(text, str):
+        raise pickle.UnpicklingError(f'_codecs.encode(..., {encoding!r}) is not allowed in a '
+                                     '.pkl checkpoint')
+    return text.encode('latin1')
+
+
+def _arrays_to_tensors(obj):
+    """numpy arrays of numbers in (nested) dicts as tensors; everything else as it is."""
+    if isinstance(obj, dict):
+        return {k: _arrays_to_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in 'biuf':
+        return torch.from_numpy(np.array(obj))  # a writable, contiguous copy
+    return obj
+
+
+def _load_pkl(path: str):
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        # latin1: Caffe2-era files are Python 2 pickles whose array bytes are ``str``.
+        return _arrays_to_tensors(_NumpyOnlyUnpickler(io.BytesIO(data), encoding='latin1').load())
+    except pickle.UnpicklingError as err:
+        if 'is not allowed' in str(err):
+            raise UnsafeCheckpointError(
+                f'Refused to load {path}: it is not plain array data, and unpickling it could run '
+                f'code ({err}).') from err
+        raise _corrupt(path, err) from err
+    except Exception as err:  # noqa: BLE001  (a damaged pickle fails in many ways)
+        raise _corrupt(path, err) from err
+
+
+# ----------------------------------------------------------------------------- reading
+def _corrupt(path: str, err: BaseException, detail: str | None = None) -> CheckpointFileError:
+    # the first sentence of the reader's message ('...failed finding central directory')
+    if detail is None:
+        detail = str(err).splitlines()[0].split('. ')[0].rstrip('.') if str(err) else \
+            type(err).__name__
+    return CheckpointFileError(
+        f'{path} ({osp.getsize(path)} bytes) is truncated or corrupt: {detail}. Was the '
+        'download or copy interrupted? Download it again.')
+
+
+def _load_safetensors(path: str) -> dict:
+    from safetensors.torch import load_file as load_safetensors
+    try:
         return load_safetensors(path, device='cpu')
+    except Exception as err:  # noqa: BLE001  (SafetensorError, header JSON errors, ...)
+        raise _corrupt(path, err) from err
+
+
+def _load_torch(path: str, head: bytes):
+    if not head.startswith((b'PK\x03\x04', b'\x80')):  # zip archive or legacy pickle
+        raise CheckpointFileError(
+            f'{path} is not a PyTorch checkpoint: it starts with {head[:16]!r} (a text or HTML '
+            'page instead of the file?). Expected a torch.save() file, .safetensors or .pkl.')
     try:
         with torch.serialization.safe_globals(_extra_safe_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        # torch wraps the reader's complaint: '... WeightsUnpickler error: Unsupported global: ...'
+        detail = str(err).split('WeightsUnpickler error:')[-1].strip().splitlines()[0]
+        if not re.search(r'Unsupported global|not allowed|unrecognized function|Can only',
+                         detail):
+            raise _corrupt(path, err, detail) from err
         raise UnsafeCheckpointError(
             f'Refused to load {path}: it is not plain tensor data, and unpickling it could run '
-            f'code ({str(err).splitlines()[0]}). If you trust the file, re-save its weights '
+            f'code ({detail}). If you trust the file, re-save its weights '
             "once with torch.save(torch.load(path, weights_only=False)['state_dict'], new_path) "
             'and load new_path.') from err
+    except (RuntimeError, EOFError, ValueError, IndexError, KeyError) as err:
+        raise _corrupt(path, err) from err
+
+
+def load_file(name: str):
+    """Load a checkpoint without running code from it. Returns what the file holds.
+
+    Raises:
+        CheckpointFileError: The file is a folder, empty, not a checkpoint, truncated or
+            corrupt (:class:`CheckpointNotFoundError` when it does not exist,
+            :class:`UnsafeCheckpointError` when loading it would run code).
+    """
+    path = resolve_checkpoint(name)
+    if osp.getsize(path) == 0:
+        raise CheckpointFileError(f'{path} is empty (0 bytes): an interrupted download or copy? '
+                                  'Download it again.')
+    if path.endswith('.safetensors'):
+        return _load_safetensors(path)
+    if path.endswith('.pkl'):
+        return _load_pkl(path)
+    with open(path, 'rb') as f:
+        head = f.read(64)
+    return _load_torch(path, head)
 
 
 def extract_state_dict(checkpoint: dict) -> dict:
     """The weights inside a checkpoint: ``state_dict`` (OpenMMLab), ``model`` (detectron2,
-    timm train), ``module``, or the dict itself (torchvision, timm); ``module.`` removed."""
+    timm train), ``module``, ``blobs`` (Caffe2 Detectron), or the dict itself (torchvision,
+    timm); ``module.`` removed."""
     if not isinstance(checkpoint, dict):
         raise TypeError(f'a checkpoint must hold a dict, got {type(checkpoint).__name__}.')
-    for key in ('state_dict', 'model', 'module'):
+    for key in ('state_dict', 'model', 'module', 'blobs'):
         if isinstance(checkpoint.get(key), dict):
             checkpoint = checkpoint[key]
             break
@@ -119,12 +241,44 @@ def extract_state_dict(checkpoint: dict) -> dict:
             for k, v in checkpoint.items() if isinstance(v, torch.Tensor)}
 
 
-def save_atomic(obj, path: str) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename: never half-written."""
+def read_state_dict(name: str) -> dict:
+    """The weights of a checkpoint file (:func:`load_file` + :func:`extract_state_dict`).
+
+    Raises:
+        CheckpointFileError: As :func:`load_file`, and when the file holds no tensors.
+    """
+    content = load_file(name)
+    if not isinstance(content, dict):
+        raise CheckpointFileError(f'checkpoint={name!r} holds a {type(content).__name__}, not '
+                                  'a dict of weights.')
+    state_dict = extract_state_dict(content)
+    if not state_dict:
+        raise CheckpointFileError(f'checkpoint={name!r} holds no weights (no tensors under '
+                                  f'state_dict/model/module/blobs or at the top level); its '
+                                  f'keys: {sorted(map(str, content))[:10]}.')
+    return state_dict
+
+
+# ----------------------------------------------------------------------------- writing
+def write_atomic(path: str, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` for a temporary file next to ``path``, sync it, rename it to ``path``.
+
+    A crash or error at any point leaves ``path`` as it was (old content or absent), never
+    half-written, and removes the temporary file. The rename is atomic on POSIX.
+    """
+    path = str(path)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = f'{path}.tmp{os.getpid()}'
     try:
-        torch.save(obj, tmp)
+        write(tmp)
+        with open(tmp, 'rb') as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def save_atomic(obj, path: str) -> None:
+    """``torch.save`` through :func:`write_atomic`: never half-written."""
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))

@@ -13,40 +13,28 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import os.path as osp
 from pathlib import Path
 from typing import Iterator, Union
 
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 
-from ..checkpoint.io import _extra_safe_globals
-
-
-def _write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
-    filepath = str(filepath)
-    os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
-    tmp = f'{filepath}.tmp{os.getpid()}'
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+from ..checkpoint.io import _extra_safe_globals, write_atomic
 
 
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes go to a temporary file and are renamed."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        _write_atomic(obj, filepath)
+        write_atomic(str(filepath), lambda tmp: _write_bytes(tmp, obj))
 
     def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        _write_atomic(obj.encode(encoding), filepath)
+        self.put(obj.encode(encoding), filepath)
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    with open(path, 'wb') as f:
+        f.write(data)
 
 
 register_backend('local_atomic', AtomicLocalBackend, force=True)

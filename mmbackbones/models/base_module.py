@@ -8,9 +8,10 @@ class PretrainedInitModule(BaseModule):
     """``BaseModule`` whose ``init_cfg=dict(type='Pretrained', ...)`` goes through our loader.
 
     The loader (:func:`mmbackbones.checkpoint.load_pretrained`) reads files safely, finds the
-    ``backbone.``/``neck.`` sub-dict, lets the module rename foreign layouts
-    (:meth:`remap_state_dict`), prints a report and fails when too little matched. Other
-    ``init_cfg`` entries in the same list (e.g. Kaiming) run first.
+    ``backbone.``/``neck.`` sub-dict and the checkpoint's layout (mmdet, timm, ...:
+    :mod:`mmbackbones.checkpoint.layouts`), prints a report and fails when too little matched.
+    Other ``init_cfg`` entries in the same list (e.g. Kaiming) run after the file is read (a bad
+    file leaves the module unchanged) and before the weights are loaded.
     """
 
     def _pretrained_cfg(self) -> dict | None:
@@ -24,19 +25,20 @@ class PretrainedInitModule(BaseModule):
             super().init_weights()
             self._after_init_weights()
             return
-        from ..checkpoint import load_pretrained
+        from ..checkpoint import load_state_dict_report, read_state_dict
+        args = {k: v for k, v in pretrained.items() if k not in ('type', 'map_location')}
+        if 'checkpoint' not in args:
+            raise TypeError(f"init_cfg={pretrained!r}: type='Pretrained' needs checkpoint=<file>.")
+        checkpoint = args.pop('checkpoint')
+        state_dict = read_state_dict(checkpoint)
         others = [c for c in (self.init_cfg if isinstance(self.init_cfg, list) else [])
                   if c is not pretrained]
         if others:  # e.g. Kaiming for layers the checkpoint does not cover
             saved, self.init_cfg = self.init_cfg, others
             super().init_weights()
             self.init_cfg = saved
-        load_pretrained(self, **{k: v for k, v in pretrained.items() if k != 'type'})
+        load_state_dict_report(self, state_dict, checkpoint=checkpoint, **args)
         self._is_init = True
 
     def _after_init_weights(self) -> None:
         """Hook for module-specific init after the random init (e.g. zero-init residuals)."""
-
-    def remap_state_dict(self, state_dict: dict) -> dict:
-        """Rename another library's keys to ours. Families override this; see the loader."""
-        return state_dict

@@ -13,7 +13,6 @@ Where mmdetection 3.x and mmpretrain 1.x defaults differ we follow:
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -186,39 +185,6 @@ class ResNet(ResNetSkeleton):
         if self.deep_stem:
             return self.maxpool(self.stem(x))
         return super().forward_stem(x)
-
-    def remap_state_dict(self, state_dict: dict) -> dict:
-        """Rename mmpretrain/timm ResNet keys to ours (mmdet and torchvision need nothing).
-
-        * mmpretrain's deep stem is three ConvModules: ``stem.{i}.conv`` -> ``stem.{3i}``,
-          ``stem.{i}.bn`` -> ``stem.{3i+1}``.
-        * timm's deep stem is ``conv1.{0,1,3,4,6}`` plus ``bn1``: -> ``stem.{0,1,3,4,6}`` and
-          ``stem.7``.
-        * timm's avg-down shortcut keeps an Identity at ``downsample.0`` where the stage does not
-          stride; ours then has only ``downsample.0/1``: shift those indices down by one.
-        """
-        own = set(self.state_dict())
-        # shortcuts that hold three entries in the checkpoint but two in this model
-        shifted = {m.group(1) for m in (re.match(r'(layer\d+\.\d+\.downsample\.)2\.', k)
-                                        for k in state_dict) if m}
-        shifted = {p for p in shifted if f'{p}2.weight' not in own}
-        out = {}
-        timm_deep_stem = self.deep_stem and 'conv1.0.weight' in state_dict
-        for key, value in state_dict.items():
-            new = key
-            m = re.match(r'stem\.(\d+)\.(conv|bn|gn|ln|in)\.(.+)$', key)
-            if m:
-                offset = 0 if m.group(2) == 'conv' else 1
-                new = f'stem.{3 * int(m.group(1)) + offset}.{m.group(3)}'
-            elif timm_deep_stem and re.match(r'conv1\.\d+\.', key):
-                new = 'stem.' + key[len('conv1.'):]
-            elif timm_deep_stem and key.startswith('bn1.'):
-                new = 'stem.7.' + key[len('bn1.'):]
-            m = re.match(r'(layer\d+\.\d+\.downsample\.)(\d+)\.(.+)$', new)
-            if m and m.group(1) in shifted:
-                new = f'{m.group(1)}{int(m.group(2)) - 1}.{m.group(3)}'
-            out[new] = value
-        return out
 
 
 

@@ -20,7 +20,6 @@ Where we depart from mmaction2's defaults:
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -337,32 +336,6 @@ class ResNet3d(ResNetSkeleton):
                       base_channels=self.base_channels, num_stages=self.num_stages,
                       style=self.style, norm_cfg=norm_cfg, groups=self.groups,
                       base_width=self.base_width)
-
-    def remap_state_dict(self, state_dict: dict) -> dict:
-        """Rename mmaction2 (ConvModule) and torchvision R3D keys to ours.
-
-        * mmaction2: ``<m>.conv<i>.conv`` -> ``<m>.conv<i>``, ``<m>.conv<i>.bn`` -> ``<m>.bn<i>``
-          (the stem is ``conv1.conv``/``conv1.bn``), ``downsample.conv/bn`` ->
-          ``downsample.0/1``, ``non_local_block`` -> ``non_local3d`` (mmcv's plugin name).
-        * torchvision: ``stem.0/1`` -> ``conv1``/``bn1``, ``<m>.conv<i>.0/1`` -> ``<m>.conv<i>``/
-          ``<m>.bn<i>``; its classifier ``fc`` stays unexpected.
-        """
-        norm = re.sub(r'\d+$', '', self.norm1_name)  # 'bn' for BN3d, 'gn' for GN
-        rules = [
-            (r'^stem\.0\.', 'conv1.'),
-            (r'^stem\.1\.', f'{norm}1.'),
-            (r'(^|\.)conv(\d+)\.(?:conv|0)\.', r'\1conv\2.'),
-            (r'(^|\.)conv(\d+)\.(?:bn|gn|ln|in|1)\.', rf'\1{norm}\2.'),
-            (r'\.downsample\.conv\.', '.downsample.0.'),
-            (r'\.downsample\.(?:bn|gn|ln|in)\.', '.downsample.1.'),
-            (r'\.non_local_block\.', '.non_local3d.'),
-        ]
-        out = {}
-        for key, value in state_dict.items():
-            for pattern, repl in rules:
-                key = re.sub(pattern, repl, key)
-            out[key] = value
-        return out
 
 
 def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int, ...], ...]:

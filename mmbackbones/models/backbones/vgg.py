@@ -13,7 +13,6 @@ and mmpretrain checkpoints load as they are; torchvision's and timm's layouts ar
 """
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 
@@ -197,48 +196,6 @@ class VGG(GroupedStagesMixin, BaseBackbone):
                 x = self._run_stage(stage, x)  # N x stage_channels[i] x H/2^(i+1) x W/2^(i+1)
             feats.append(x)
         return tuple(feats[i] for i in self.out_indices)
-
-    def remap_state_dict(self, state_dict: dict) -> dict:
-        """Rename torchvision/timm VGG keys to ours (mmpretrain's need nothing).
-
-        * torchvision and timm number ``features`` per layer (conv, [BN,] ReLU, ..., max pool);
-          ours (mmpretrain's) per ConvModule (``conv``/``bn``/``activate``) and max pool.
-        * timm holds the first two fully connected layers as convs (``pre_logits.fc1``: a 7x7
-          conv over the 7x7 map; ``fc2``: 1x1) and the last as ``head.fc``: reshaped to Linear.
-        """
-        if not any(re.match(r'features\.\d+\.(weight|bias)$', k) for k in state_dict):
-            return state_dict  # mmpretrain layout
-        with_bn = any(re.match(r'features\.1\.running_mean$', k) for k in state_dict)
-        per_conv = 3 if with_bn else 2  # conv, [bn,] relu
-        index_map: dict[int, tuple[int, str]] = {}
-        theirs = ours = 0
-        for num_convs in self.arch_settings[self.depth]:
-            for _ in range(num_convs):
-                norm_name = getattr(self.features[ours], 'norm_name', 'bn') \
-                    if ours < len(self.features) else 'bn'
-                index_map[theirs] = (ours, 'conv')
-                if with_bn:
-                    index_map[theirs + 1] = (ours, norm_name)
-                theirs += per_conv
-                ours += 1
-            theirs += 1  # max pool
-            ours += 1
-        head_map = {'pre_logits.fc1.': 'classifier.0.', 'pre_logits.fc2.': 'classifier.3.',
-                    'head.fc.': 'classifier.6.'}
-        out = {}
-        for key, value in state_dict.items():
-            new = key
-            m = re.match(r'features\.(\d+)\.(.+)$', key)
-            if m and int(m.group(1)) in index_map:
-                idx, name = index_map[int(m.group(1))]
-                new = f'features.{idx}.{name}.{m.group(2)}'
-            for old_prefix, new_prefix in head_map.items():
-                if key.startswith(old_prefix):
-                    new = new_prefix + key[len(old_prefix):]
-                    if value.dim() == 4:  # conv-as-fc -> Linear, same (C, H, W) flatten order
-                        value = value.reshape(value.shape[0], -1)
-            out[new] = value
-        return out
 
 
 # Named variants: vgg11 ... vgg19 (the paper, no norm layers) and vgg11_bn ... vgg19_bn.
