@@ -31,7 +31,7 @@ from ..layers import (
     per_stage,
 )
 from ..layers.res_blocks import _ResBlock
-from .base import BaseBackbone
+from .base import BaseBackbone, default_init_cfg
 
 #: depth -> (block, blocks per stage) of the ResNet paper (Table 1).
 RESNET_ARCH: dict[int, tuple[type, tuple[int, ...]]] = {
@@ -65,10 +65,7 @@ class ResNetSkeleton(BaseBackbone):
 
     def __init__(self, init_cfg: dict | list | None = None,
                  zero_init_residual: bool = True) -> None:
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer=self.conv_type),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
-        super().__init__(init_cfg)
+        super().__init__(default_init_cfg(self.conv_type) if init_cfg is None else init_cfg)
         self.zero_init_residual = zero_init_residual
 
     @staticmethod
