@@ -214,19 +214,11 @@ class ResNet3d(ResNetSkeleton):
         block, default_blocks = self.arch(depth)
         self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
                           plugins, conv_cfg_required=True)
-        check_choice('inflate_style', inflate_style, ('3x1x1', '3x3x3'))
-        if not isinstance(act_cfg, dict) or act_cfg.get('type') != 'ReLU':
-            raise ValueError(f"act_cfg={act_cfg!r} is not supported; the blocks use ReLU, so only "
-                             "dict(type='ReLU') is allowed.")
-        if pretrained is not None and not isinstance(pretrained, str):
-            raise TypeError(f'pretrained must be a checkpoint path/URL or None, got '
-                            f'{pretrained!r}.')
+        _check_3d_args(inflate_style, act_cfg, pretrained, conv1_kernel)
         stage_blocks, spatial_strides, temporal_strides, dilations = self.per_stage_ints(
             num_stages, stage_blocks=(stage_blocks, default_blocks),
             spatial_strides=(spatial_strides, (1, 2, 2, 2)),
             temporal_strides=(temporal_strides, (1, ) * 4), dilations=(dilations, (1, ) * 4))
-        if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
-            raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
         inflate = _per_block('inflate', inflate, stage_blocks)
         block_args = self.grouped_block_args(block, groups, base_width)
 
@@ -363,6 +355,18 @@ class ResNet3d(ResNetSkeleton):
                 key = re.sub(pattern, repl, key)
             out[key] = value
         return out
+
+
+def _check_3d_args(inflate_style: str, act_cfg: dict, pretrained: str | None,
+                   conv1_kernel: Sequence[int]) -> None:
+    check_choice('inflate_style', inflate_style, ('3x1x1', '3x3x3'))
+    if not isinstance(act_cfg, dict) or act_cfg.get('type') != 'ReLU':
+        raise ValueError(f"act_cfg={act_cfg!r} is not supported; the blocks use ReLU, so only "
+                         "dict(type='ReLU') is allowed.")
+    if pretrained is not None and not isinstance(pretrained, str):
+        raise TypeError(f'pretrained must be a checkpoint path/URL or None, got {pretrained!r}.')
+    if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
+        raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
 
 
 def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int, ...], ...]:
