@@ -151,6 +151,33 @@ class GroupedStagesMixin:
         return list(self._stage_groups)
 
 
+def default_init_cfg(conv_layer: str = 'Conv2d', linear_std: float | None = None,
+                     **kaiming) -> list[dict]:
+    """The default ``init_cfg`` of our backbones: Kaiming for ``conv_layer`` (``kaiming``
+    arguments), 1 for norm weights and, with ``linear_std``, a normal init of ``Linear`` layers."""
+    cfg = [dict(type='Kaiming', layer=conv_layer, **kaiming),
+           dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
+    if linear_std is not None:
+        cfg.append(dict(type='Normal', std=linear_std, layer='Linear'))
+    return cfg
+
+
+def outputs_with_classifier(out_indices, num_stages: int, num_classes: int) -> tuple[int, ...]:
+    """``out_indices`` over ``num_stages`` stages plus, with ``num_classes > 0``, the classifier
+    (index ``num_stages``); ``None`` means every output. Asking for the classifier without one is a
+    ``ValueError`` that says so."""
+    with_classifier = num_classes > 0
+    if out_indices is None:
+        out_indices = tuple(range(num_stages + int(with_classifier)))
+    elif not with_classifier and num_stages in (
+            (out_indices, ) if isinstance(out_indices, int) else tuple(out_indices)):
+        raise ValueError(f'out_indices={out_indices!r} asks for index {num_stages}, the '
+                         f'classifier output, but num_classes={num_classes} builds no '
+                         f'classifier; allowed: {-num_stages}..{num_stages - 1}, or set '
+                         'num_classes > 0.')
+    return normalize_out_indices(out_indices, num_stages + int(with_classifier))
+
+
 def check_norm_eval(norm_eval: bool, norm_cfg: dict | None) -> None:
     """``norm_eval`` acts on norm layers only; asking for it without any is a config error."""
     if norm_eval and norm_cfg is None:

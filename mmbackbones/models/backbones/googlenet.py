@@ -27,9 +27,15 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule, build_activation_layer
 
 from ...registry import MODELS
-from ..layers import check_choice, check_int, check_layer_cfg, normalize_out_indices
+from ..layers import check_choice, check_int, check_layer_cfg
 from ..variants import Not, register_variant
-from .base import BaseBackbone, GroupedStagesMixin, check_norm_eval
+from .base import (
+    BaseBackbone,
+    GroupedStagesMixin,
+    check_norm_eval,
+    default_init_cfg,
+    outputs_with_classifier,
+)
 
 # (in_channels, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj): the paper's Table 1
 INCEPTION_SETTINGS: dict[str, tuple[int, ...]] = {
@@ -204,13 +210,10 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  init_cfg: dict | list | None = None) -> None:
-        if init_cfg is None:
-            # fan_in: with fan_out the narrow 1x1 reduce convs multiply the activations of the
-            # BN-free paper network and its first training steps diverge
-            init_cfg = [dict(type='Kaiming', layer='Conv2d', mode='fan_in'),
-                        dict(type='Constant', val=1., layer=['_BatchNorm', 'GroupNorm']),
-                        dict(type='Normal', std=0.01, layer='Linear')]
-        super().__init__(init_cfg)
+        # fan_in: with fan_out the narrow 1x1 reduce convs multiply the activations of the
+        # BN-free paper network and its first training steps diverge
+        super().__init__(default_init_cfg(linear_std=0.01, mode='fan_in') if init_cfg is None
+                         else init_cfg)
         check_int('num_classes', num_classes)
         check_int('in_channels', in_channels, 1)
         check_choice('branch3_kernel_size', branch3_kernel_size, (5, 3))
@@ -227,28 +230,12 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
             raise ValueError(f'aux_logits=True builds auxiliary classifiers, which need the main '
                              f'classifier: set num_classes > 0 (got num_classes={num_classes}) '
                              'or aux_logits=False.')
-        num_outputs = 3 + int(with_classifier)
-        if out_indices is None:
-            out_indices = tuple(range(num_outputs))
-        elif not with_classifier and 3 in (
-                (out_indices, ) if isinstance(out_indices, int) else tuple(out_indices)):
-            raise ValueError(f'out_indices={out_indices!r} asks for index 3, the classifier '
-                             f'output, but num_classes={num_classes} builds no classifier; '
-                             'allowed: -3..2, or set num_classes > 0.')
+        out_indices = outputs_with_classifier(out_indices, 3, num_classes)
         self.num_classes = num_classes
         self.aux_logits = aux_logits
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
-        self.conv1 = ConvModule(in_channels, 64, 7, stride=2, padding=3, **cfg)
-        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        # Caffe's LRN(local_size=5, alpha=1e-4, beta=0.75), as in the reference bvlc_googlenet
-        self.lrn1 = nn.LocalResponseNorm(5, 1e-4, 0.75) if with_lrn else nn.Identity()
-        self.conv2 = ConvModule(64, 64, 1, **cfg)
-        self.conv3 = ConvModule(64, 192, 3, padding=1, **cfg)
-        self.lrn2 = nn.LocalResponseNorm(5, 1e-4, 0.75) if with_lrn else nn.Identity()
-        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        stem = [self.conv1, self.maxpool1, self.lrn1, self.conv2, self.conv3, self.lrn2,
-                self.maxpool2]
+        stem = self._make_stem(in_channels, with_lrn, cfg)
 
         def inception(name: str) -> Inception:
             module = Inception(*INCEPTION_SETTINGS[name], branch3_kernel_size=branch3_kernel_size,
@@ -279,9 +266,21 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
             groups.append(classifier)
             channels.append(num_classes)
             strides.append(32)
-        self._set_grouped_stages(stem, groups, channels, strides,
-                                 normalize_out_indices(out_indices, num_outputs), frozen_stages,
+        self._set_grouped_stages(stem, groups, channels, strides, out_indices, frozen_stages,
                                  norm_eval)
+
+    def _make_stem(self, in_channels: int, with_lrn: bool, cfg: dict) -> list[nn.Module]:
+        """7x7/2 conv, 3x3/2 max pool, [LRN], 1x1 conv, 3x3 conv, [LRN], 3x3/2 max pool."""
+        self.conv1 = ConvModule(in_channels, 64, 7, stride=2, padding=3, **cfg)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        # Caffe's LRN(local_size=5, alpha=1e-4, beta=0.75), as in the reference bvlc_googlenet
+        self.lrn1 = nn.LocalResponseNorm(5, 1e-4, 0.75) if with_lrn else nn.Identity()
+        self.conv2 = ConvModule(64, 64, 1, **cfg)
+        self.conv3 = ConvModule(64, 192, 3, padding=1, **cfg)
+        self.lrn2 = nn.LocalResponseNorm(5, 1e-4, 0.75) if with_lrn else nn.Identity()
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        return [self.conv1, self.maxpool1, self.lrn1, self.conv2, self.conv3, self.lrn2,
+                self.maxpool2]
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lrn1(self.maxpool1(self.conv1(x)))  # N x 64 x H/4 x W/4

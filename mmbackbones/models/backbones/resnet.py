@@ -59,6 +59,11 @@ class ResNet(ResNetSkeleton):
         base_width: Width per group at ``base_channels`` (ResNeXt).
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...)`` loads
             mmdet/mmpretrain/torchvision/timm checkpoints with a report.
+        pretrained: mmdet/mmseg's deprecated spelling of ``init_cfg=dict(type='Pretrained',
+            checkpoint=pretrained)`` (warns; giving both is an error).
+        multi_grid: mmseg's per-block dilations of the last stage (DeepLab's multi-grid), one
+            per block; they replace that stage's dilation.
+        contract_dilation: The first block of a dilated stage uses half its dilation (mmseg).
         block_args: A family's own block arguments, replacing ``groups``/``base_width``
             (Res2Net passes ``scales``/``base_width``/``stride1_pool``). Set by subclasses, not by
             configs.
@@ -106,9 +111,13 @@ class ResNet(ResNetSkeleton):
                  groups: int = 1,
                  base_width: int = 64,
                  init_cfg: dict | list | None = None,
+                 pretrained: str | None = None,
+                 multi_grid: Sequence[int] | None = None,
+                 contract_dilation: bool = False,
                  *,
                  block_args: Mapping[str, Any] | None = None) -> None:
-        super().__init__(init_cfg, zero_init_residual)
+        super().__init__(self.pretrained_init_cfg(pretrained, init_cfg, warn=True),
+                         zero_init_residual)
         self.block, stage_blocks = self.arch(depth)
         self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
                           plugins)
@@ -122,6 +131,8 @@ class ResNet(ResNetSkeleton):
         stage_with_dcn = per_stage('stage_with_dcn', stage_with_dcn, num_stages, (True, ) * 4)
         if block_args is None:
             block_args = self.grouped_block_args(self.block, groups, base_width)
+        dilation_overrides = _block_dilations(stage_blocks[:num_stages], dilations, multi_grid,
+                                              contract_dilation)
 
         self.depth = depth
         self.in_channels = in_channels
@@ -144,6 +155,7 @@ class ResNet(ResNetSkeleton):
         stages, channels, out_strides = self._make_stages(
             self.block, self.stage_blocks, stem_channels, base_channels, strides, dilations,
             stem_stride=self.stem_stride, plugins=plugins, drop_path_rate=drop_path_rate,
+            block_overrides=dilation_overrides,
             stage_args=[dict(dcn=dcn if with_dcn else None) for with_dcn in stage_with_dcn],
             style=style, avg_down=avg_down, with_cp=with_cp, conv_cfg=conv_cfg,
             norm_cfg=norm_cfg, **block_args)
@@ -186,6 +198,31 @@ class ResNet(ResNetSkeleton):
             return self.maxpool(self.stem(x))
         return super().forward_stem(x)
 
+
+
+def _block_dilations(stage_blocks: Sequence[int], dilations: Sequence[int],
+                     multi_grid: Sequence[int] | None,
+                     contract_dilation: bool) -> list[list[dict]] | None:
+    """Per-block dilations with mmsegmentation's ``multi_grid``/``contract_dilation`` semantics
+    (``mmseg.models.utils.ResLayer``); ``None`` when neither is asked for."""
+    if multi_grid is None and not contract_dilation:
+        return None
+    if multi_grid is not None:
+        multi_grid = tuple(multi_grid) if isinstance(multi_grid, Sequence) else multi_grid
+        if not isinstance(multi_grid, tuple) or len(multi_grid) != stage_blocks[-1]:
+            raise ValueError(f'multi_grid={multi_grid!r} needs one dilation per block of the last '
+                             f'stage ({stage_blocks[-1]} blocks).')
+        for v in multi_grid:
+            check_int('multi_grid entry', v, 1)
+    overrides = []
+    for i, (num_blocks, dilation) in enumerate(zip(stage_blocks, dilations)):
+        if multi_grid is not None and i == len(stage_blocks) - 1:
+            per_block = list(multi_grid)
+        else:
+            first = dilation // 2 if contract_dilation and dilation > 1 else dilation
+            per_block = [first] + [dilation] * (num_blocks - 1)
+        overrides.append([dict(dilation=d) for d in per_block])
+    return overrides
 
 
 class _FixedResNet(ResNet):

@@ -206,26 +206,16 @@ class ResNet3d(ResNetSkeleton):
                  pretrained: str | None = None,
                  pretrained2d: bool = True,
                  init_cfg: dict | list | None = None) -> None:
-        if pretrained is not None and init_cfg is not None:
-            raise ValueError(f'pretrained={pretrained!r} and init_cfg={init_cfg!r} both say how '
-                             'to initialise; give one of them.')
+        self.pretrained_init_cfg(pretrained, init_cfg)  # checks; init_weights() loads it
         super().__init__(init_cfg, zero_init_residual)
         block, default_blocks = self.arch(depth)
         self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
                           plugins, conv_cfg_required=True)
-        check_choice('inflate_style', inflate_style, ('3x1x1', '3x3x3'))
-        if not isinstance(act_cfg, dict) or act_cfg.get('type') != 'ReLU':
-            raise ValueError(f"act_cfg={act_cfg!r} is not supported; the blocks use ReLU, so only "
-                             "dict(type='ReLU') is allowed.")
-        if pretrained is not None and not isinstance(pretrained, str):
-            raise TypeError(f'pretrained must be a checkpoint path/URL or None, got '
-                            f'{pretrained!r}.')
+        _check_3d_args(inflate_style, act_cfg, conv1_kernel)
         stage_blocks, spatial_strides, temporal_strides, dilations = self.per_stage_ints(
             num_stages, stage_blocks=(stage_blocks, default_blocks),
             spatial_strides=(spatial_strides, (1, 2, 2, 2)),
             temporal_strides=(temporal_strides, (1, ) * 4), dilations=(dilations, (1, ) * 4))
-        if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
-            raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
         inflate = _per_block('inflate', inflate, stage_blocks)
         block_args = self.grouped_block_args(block, groups, base_width)
 
@@ -336,6 +326,15 @@ class ResNet3d(ResNetSkeleton):
                       base_channels=self.base_channels, num_stages=self.num_stages,
                       style=self.style, norm_cfg=norm_cfg, groups=self.groups,
                       base_width=self.base_width)
+
+
+def _check_3d_args(inflate_style: str, act_cfg: dict, conv1_kernel: Sequence[int]) -> None:
+    check_choice('inflate_style', inflate_style, ('3x1x1', '3x3x3'))
+    if not isinstance(act_cfg, dict) or act_cfg.get('type') != 'ReLU':
+        raise ValueError(f"act_cfg={act_cfg!r} is not supported; the blocks use ReLU, so only "
+                         "dict(type='ReLU') is allowed.")
+    if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
+        raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
 
 
 def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int, ...], ...]:

@@ -13,6 +13,7 @@ zero-init of each block's last norm and the forward pass. A family states
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -31,7 +32,7 @@ from ..layers import (
     per_stage,
 )
 from ..layers.res_blocks import _ResBlock
-from .base import BaseBackbone
+from .base import BaseBackbone, default_init_cfg
 
 #: depth -> (block, blocks per stage) of the ResNet paper (Table 1).
 RESNET_ARCH: dict[int, tuple[type, tuple[int, ...]]] = {
@@ -65,11 +66,30 @@ class ResNetSkeleton(BaseBackbone):
 
     def __init__(self, init_cfg: dict | list | None = None,
                  zero_init_residual: bool = True) -> None:
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer=self.conv_type),
-                        dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
-        super().__init__(init_cfg)
+        super().__init__(default_init_cfg(self.conv_type) if init_cfg is None else init_cfg)
         self.zero_init_residual = zero_init_residual
+
+    @staticmethod
+    def pretrained_init_cfg(pretrained: str | None, init_cfg: dict | list | None,
+                            warn: bool = False) -> dict | list | None:
+        """mmdet/mmseg/mmaction2's ``pretrained=`` as an ``init_cfg``; both at once is an error.
+
+        With ``warn`` (the 2D families, where mmdet/mmseg deprecated it) a ``DeprecationWarning``
+        says how to write it today.
+        """
+        if pretrained is None:
+            return init_cfg
+        if init_cfg is not None:
+            raise ValueError(f'pretrained={pretrained!r} and init_cfg={init_cfg!r} both say how '
+                             'to initialise; give one of them.')
+        if not isinstance(pretrained, str):
+            raise TypeError(f'pretrained must be a checkpoint path/URL or None, got '
+                            f'{pretrained!r}.')
+        if warn:
+            warnings.warn(f"pretrained={pretrained!r} is deprecated (as in mmdet/mmseg); use "
+                          f"init_cfg=dict(type='Pretrained', checkpoint={pretrained!r}).",
+                          DeprecationWarning, stacklevel=3)
+        return dict(type='Pretrained', checkpoint=pretrained)
 
     @staticmethod
     def check_common(num_stages: int, in_channels: int, base_channels: int, style: str,

@@ -22,9 +22,15 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 
 from ...registry import MODELS
-from ..layers import check_int, check_layer_cfg, normalize_out_indices, per_stage
+from ..layers import check_int, check_layer_cfg, per_stage
 from ..variants import Not, register_variant
-from .base import BaseBackbone, GroupedStagesMixin, check_norm_eval
+from .base import (
+    BaseBackbone,
+    GroupedStagesMixin,
+    check_norm_eval,
+    default_init_cfg,
+    outputs_with_classifier,
+)
 
 
 @MODELS.register_module()
@@ -101,11 +107,7 @@ class VGG(GroupedStagesMixin, BaseBackbone):
                  with_cp: bool = False,
                  in_channels: int = 3,
                  init_cfg: dict | list | None = None) -> None:
-        if init_cfg is None:
-            init_cfg = [dict(type='Kaiming', layer='Conv2d'),
-                        dict(type='Constant', val=1., layer=['_BatchNorm', 'GroupNorm']),
-                        dict(type='Normal', std=0.01, layer='Linear')]
-        super().__init__(init_cfg)
+        super().__init__(default_init_cfg(linear_std=0.01) if init_cfg is None else init_cfg)
         self.stage_blocks = self.arch(depth)[:num_stages]
         check_int('num_stages', num_stages, 1, 5)
         check_int('num_classes', num_classes)
@@ -117,23 +119,36 @@ class VGG(GroupedStagesMixin, BaseBackbone):
         dilations = per_stage('dilations', dilations, num_stages, (1, ) * 5)
         for d in dilations:
             check_int('dilations entry', d, 1)
-        with_classifier = num_classes > 0
-        num_outputs = num_stages + int(with_classifier)
-        if out_indices is None:
-            out_indices = tuple(range(num_outputs))
-        elif not with_classifier and num_stages in (
-                (out_indices, ) if isinstance(out_indices, int) else tuple(out_indices)):
-            raise ValueError(f'out_indices={out_indices!r} asks for index {num_stages}, the '
-                             f'classifier output, but num_classes={num_classes} builds no '
-                             f'classifier; allowed: {-num_stages}..{num_stages - 1}, or set '
-                             'num_classes > 0.')
+        out_indices = outputs_with_classifier(out_indices, num_stages, num_classes)
 
         self.depth = depth
         self.num_classes = num_classes
         self.dilations = dilations
         self.with_cp = with_cp
         self.with_last_pool = with_last_pool
+        groups, channels, strides = self._make_features(
+            in_channels, ceil_mode, dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
+        if num_classes > 0:
+            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+            self.classifier = nn.Sequential(
+                nn.Linear(channels[-1] * 7 * 7, 4096),
+                nn.ReLU(True),
+                nn.Dropout(),
+                nn.Linear(4096, 4096),
+                nn.ReLU(True),
+                nn.Dropout(),
+                nn.Linear(4096, num_classes),
+            )
+            groups.append([self.classifier])
+            channels.append(num_classes)
+            strides.append(strides[-1])
+        self._set_grouped_stages([], groups, channels, strides, out_indices, frozen_stages,
+                                 norm_eval)
 
+    def _make_features(self, in_channels: int, ceil_mode: bool,
+                       layer_cfg: dict) -> tuple[list[list[nn.Module]], list[int], list[int]]:
+        """``features``: the conv stages, each closed by a max pool; their modules, channels
+        and strides."""
         layers: list[nn.Module] = []
         groups: list[list[nn.Module]] = []
         channels, strides = [], []
@@ -145,11 +160,10 @@ class VGG(GroupedStagesMixin, BaseBackbone):
                 with warnings.catch_warnings():
                     # the conv bias before BN is part of every VGG-BN checkpoint (torchvision too)
                     warnings.filterwarnings('ignore', 'Unnecessary conv bias')
-                    group.append(ConvModule(in_ch, out_ch, 3, padding=dilations[i],
-                                            dilation=dilations[i], bias=True, conv_cfg=conv_cfg,
-                                            norm_cfg=norm_cfg, act_cfg=act_cfg))
+                    group.append(ConvModule(in_ch, out_ch, 3, padding=self.dilations[i],
+                                            dilation=self.dilations[i], bias=True, **layer_cfg))
                 in_ch = out_ch
-            if with_last_pool or i < num_stages - 1:
+            if self.with_last_pool or i < len(self.stage_blocks) - 1:
                 group.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=ceil_mode))
                 stride *= 2
             layers += group
@@ -157,23 +171,7 @@ class VGG(GroupedStagesMixin, BaseBackbone):
             channels.append(out_ch)
             strides.append(stride)
         self.features = nn.Sequential(*layers)
-        if with_classifier:
-            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-            self.classifier = nn.Sequential(
-                nn.Linear(in_ch * 7 * 7, 4096),
-                nn.ReLU(True),
-                nn.Dropout(),
-                nn.Linear(4096, 4096),
-                nn.ReLU(True),
-                nn.Dropout(),
-                nn.Linear(4096, num_classes),
-            )
-            groups.append([self.classifier])
-            channels.append(num_classes)
-            strides.append(stride)
-        self._set_grouped_stages([], groups, channels, strides,
-                                 normalize_out_indices(out_indices, num_outputs), frozen_stages,
-                                 norm_eval)
+        return groups, channels, strides
 
     def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
