@@ -6,7 +6,6 @@ the plumbing: checkpoints, curves, resume after a crash, evaluation of a checkpo
 from __future__ import annotations
 
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,46 +17,10 @@ from mmengine.hooks import Hook
 from mmbackbones.engine import AtomicLocalBackend
 from mmbackbones.registry import HOOKS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
+from conftest import ROOT, tiny_config, tool
 
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = _tool('train')
-test_tool = _tool('test')
-
-
-@pytest.fixture(scope='module')
-def digits_root(tmp_path_factory):
-    from mmbackbones.datasets import prepare_digits
-    return prepare_digits(str(tmp_path_factory.mktemp('data') / 'digits'))
-
-
-TINY = """
-_base_ = {config!r}
-train_cfg = dict(max_epochs={epochs})
-# 4 iterations of 16 images per epoch, 32 validation images, deterministic
-train_dataloader = dict(dataset=dict(data_root={root!r}, indices=64))
-val_dataloader = dict(dataset=dict(data_root={root!r}, indices=32))
-test_dataloader = val_dataloader
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, T_max={epochs})]
-randomness = dict(seed=0, deterministic=True)
-experiment_name = {name!r}
-"""
-
-
-def tiny_config(tmp_path, data_root: str, name: str, epochs: int = 2, extra: str = '') -> str:
-    path = str(tmp_path / f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(TINY.format(config=CONFIG, epochs=epochs, root=data_root, name=name) + extra)
-    return path
+train_tool = tool('train.py')
+test_tool = tool('test.py')
 
 
 def final_accuracy(work_dir: str) -> float:

@@ -3,7 +3,9 @@
 * mmengine's ``local`` file backend writes a checkpoint in place, so a run killed while saving
   leaves a truncated ``epoch_N.pth`` that ``--resume`` then fails on. ``local_atomic`` writes to a
   temporary file in the same folder and renames it (atomic on POSIX); our configs select it with
-  ``CheckpointHook(backend_args=dict(backend='local_atomic'))``.
+  ``CheckpointHook(backend_args=dict(backend='local_atomic'))``. A run killed between the write
+  and the rename leaves only its temporary file, ``<name>.tmp<pid>``;
+  :func:`remove_stale_temp_files` deletes those of dead processes when the next run writes there.
 * torch >= 2.6 loads with ``weights_only=True``, which refuses the ``message_hub``
   (``HistoryBuffer``) and numpy values that mmengine stores in every training checkpoint.
   :func:`training_checkpoint_globals` allows exactly those types (the allow-list of
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import os.path as osp
+import re
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -23,20 +26,89 @@ from mmengine.fileio import LocalBackend, register_backend
 
 from ..checkpoint.io import _extra_safe_globals
 
+# <name>.tmp<pid>, or <name>.tmp<pid>.<ext> (a PNG written by matplotlib needs its extension)
+_TEMP_NAME = re.compile(r'.+\.tmp(\d+)(\.[A-Za-z0-9]+)?$')
 
-def _write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
-    filepath = str(filepath)
-    os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
-    tmp = f'{filepath}.tmp{os.getpid()}'
+
+def temp_path(path: str, keep_ext: bool = False) -> str:
+    """The temporary name that this process writes ``path`` under before renaming it."""
+    return f'{path}.tmp{os.getpid()}' + (osp.splitext(path)[1] if keep_ext else '')
+
+
+@contextlib.contextmanager
+def atomic_write_path(path: str, keep_ext: bool = False) -> Iterator[str]:
+    """A temporary path next to ``path``; when the block ends without an error, the file written
+    there replaces ``path`` (one rename, atomic on POSIX), otherwise it is deleted.
+
+    Args:
+        path: The file to write.
+        keep_ext: End the temporary name with ``path``'s extension (writers that choose the
+            format from it, like matplotlib's ``savefig``).
+
+    Example:
+        >>> with atomic_write_path('work_dirs/run/curves.json') as tmp, open(tmp, 'w') as f:
+        ...     json.dump(points, f)
+    """
+    tmp = temp_path(path, keep_ext)
     try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
+        yield tmp
+        os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def remove_stale_temp_files(folder: str) -> list[str]:
+    """Delete the temporary files that killed processes left in ``folder``.
+
+    A file named like :func:`temp_path` is removed when the process of its pid is no longer
+    running on this machine; files of live processes (another rank, another run still writing)
+    are kept.
+
+    Args:
+        folder: A work dir or checkpoint folder.
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    names = os.listdir(folder) if osp.isdir(folder) else []
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match and not _running(int(match.group(1))):
+            path = osp.join(folder, name)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+_swept: set[str] = set()
+
+
+def _write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
+    filepath = str(filepath)
+    folder = osp.dirname(osp.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    if folder not in _swept:  # once per folder and process: the leftovers of killed runs
+        remove_stale_temp_files(folder)
+        _swept.add(folder)
+    with atomic_write_path(filepath) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -13,6 +13,7 @@ from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import Hook
 
 from ..registry import HOOKS
+from .checkpoint import atomic_write_path, remove_stale_temp_files
 
 
 @HOOKS.register_module()
@@ -46,6 +47,8 @@ class CurvePlotHook(Hook):
     def before_train(self, runner) -> None:
         # A resumed run (iter > 0) continues the curves of the run it resumes, cut back to the
         # checkpoint it starts from; a run that only loaded weights (load_from) starts new ones.
+        if is_main_process():  # the files a killed run was writing
+            remove_stale_temp_files(self.out_dir or runner.work_dir)
         path = osp.join(self.out_dir or runner.work_dir, 'curves.json')
         if runner.iter > 0 and osp.isfile(path):
             with open(path) as f:
@@ -87,10 +90,8 @@ class CurvePlotHook(Hook):
 
         out_dir = self.out_dir or runner.work_dir
         os.makedirs(out_dir, exist_ok=True)
-        path = osp.join(out_dir, 'curves.json')
-        with open(f'{path}.tmp{os.getpid()}', 'w') as f:
+        with atomic_write_path(osp.join(out_dir, 'curves.json')) as tmp, open(tmp, 'w') as f:
             json.dump(dict(loss=self.loss, metrics=self.metrics), f)
-        os.replace(f'{path}.tmp{os.getpid()}', path)
         unit = 'epoch' if _by_epoch(runner) else 'iteration'
         plots = [('loss.png', {'train loss': self.loss}, 'iteration', 'loss'),
                  ('val_metrics.png', self.metrics, unit, 'value')]
@@ -107,11 +108,10 @@ class CurvePlotHook(Hook):
             ax.legend()
             ax.set_title(f'{osp.basename(runner.work_dir)}: {filename[:-4].replace("_", " ")}')
             fig.tight_layout()
-            path = osp.join(out_dir, filename)
-            tmp = f'{path}.tmp{os.getpid()}.png'
-            fig.savefig(tmp)
+            # keep_ext: matplotlib picks the format from the extension
+            with atomic_write_path(osp.join(out_dir, filename), keep_ext=True) as tmp:
+                fig.savefig(tmp)
             plt.close(fig)
-            os.replace(tmp, path)
 
 
 def _by_epoch(runner) -> bool:

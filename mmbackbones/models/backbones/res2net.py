@@ -186,6 +186,7 @@ class Res2Net(ResNet):
 
     def __init__(self,
                  depth: int,
+                 *,
                  scales: int = 4,
                  base_width: int = 26,
                  deep_stem: bool = True,
@@ -227,7 +228,7 @@ def _register_variants() -> None:
     for suffix, v1b in (('', False), ('_v1b', True)):
         name = f'res2net50{suffix}_26w_4s'
 
-        def build(_v1b=v1b, **kwargs):
+        def build(*, _v1b=v1b, **kwargs):
             return Res2Net(depth=50, base_width=26, scales=4, deep_stem=_v1b, avg_down=_v1b,
                            **kwargs)
 

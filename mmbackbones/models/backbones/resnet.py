@@ -96,6 +96,7 @@ class ResNet(BaseBackbone):
 
     def __init__(self,
                  depth: int,
+                 *,
                  in_channels: int = 3,
                  stem_channels: int | None = None,
                  base_channels: int = 64,
@@ -372,7 +373,7 @@ def _register_variants() -> None:
                 continue
             name = f'resnet{depth}{suffix}'
 
-            def build(_cls=cls, _depth=depth, **kwargs):
+            def build(*, _cls=cls, _depth=depth, **kwargs):
                 return _cls(depth=_depth, **kwargs)
 
             build.__name__ = name

@@ -55,6 +55,7 @@ class ResNeXt(ResNet):
 
     def __init__(self,
                  depth: int,
+                 *,
                  groups: int = 32,
                  base_width: int | None = None,
                  width_per_group: int | None = None,
@@ -76,7 +77,7 @@ def _register_variants() -> None:
     for depth, groups, width in ((50, 32, 4), ):
         name = f'resnext{depth}_{groups}x{width}d'
 
-        def build(_depth=depth, _groups=groups, _width=width, **kwargs):
+        def build(*, _depth=depth, _groups=groups, _width=width, **kwargs):
             return ResNeXt(depth=_depth, groups=_groups, base_width=_width, **kwargs)
 
         build.__name__ = name

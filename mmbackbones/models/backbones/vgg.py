@@ -119,6 +119,7 @@ class VGG(GroupedStagesMixin, BaseBackbone):
 
     def __init__(self,
                  depth: int,
+                 *,
                  num_classes: int = -1,
                  num_stages: int = 5,
                  dilations: Sequence[int] | None = None,
@@ -284,7 +285,7 @@ def _register_variants() -> None:
         for suffix, norm_cfg in (('', None), ('_bn', dict(type='BN'))):
             name = f'vgg{depth}{suffix}'
 
-            def build(_depth=depth, _norm_cfg=norm_cfg, _name=name, **kwargs):
+            def build(*, _depth=depth, _norm_cfg=norm_cfg, _name=name, **kwargs):
                 norm = kwargs.setdefault('norm_cfg', _norm_cfg)
                 if (norm is None) != (_norm_cfg is None):
                     allowed = 'a norm dict' if _norm_cfg else 'None'
