@@ -83,7 +83,7 @@ def _kill_at_random(run: Run, rng: random.Random) -> str:
         time.sleep(0.005)
     first = run.iterations()[0]
     target = rng.randrange(first, EPOCHS * ITERS_PER_EPOCH)
-    delay = rng.uniform(0.0, 0.05)
+    delay = rng.uniform(0.0, 0.02)  # an iteration takes ~10-30 ms here
     while target not in run.iterations():
         assert run.process.poll() is None, f'run ended before iteration {target}\n{run.tail()}'
         assert time.monotonic() < deadline, run.tail()
