@@ -5,9 +5,9 @@ from .checkpoint import (
     remove_stale_temp_files,
     training_checkpoint_globals,
 )
-from .hooks import CurvePlotHook, ProgressBarHook, RNGStateHook
+from .hooks import AtomicCheckpointHook, CurvePlotHook, ProgressBarHook, RNGStateHook
 
 __all__ = [
-    'AtomicLocalBackend', 'CurvePlotHook', 'ProgressBarHook', 'RNGStateHook',
-    'atomic_write_path', 'remove_stale_temp_files', 'training_checkpoint_globals'
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CurvePlotHook', 'ProgressBarHook',
+    'RNGStateHook', 'atomic_write_path', 'remove_stale_temp_files', 'training_checkpoint_globals'
 ]

@@ -3,7 +3,8 @@
 * mmengine's ``local`` file backend writes a checkpoint in place, so a run killed while saving
   leaves a truncated ``epoch_N.pth`` that ``--resume`` then fails on. ``local_atomic`` writes to a
   temporary file in the same folder and renames it (atomic on POSIX); our configs select it with
-  ``CheckpointHook(backend_args=dict(backend='local_atomic'))``. A run killed between the write
+  :class:`~mmbackbones.engine.hooks.AtomicCheckpointHook`, which also deletes old checkpoints
+  only after the new one is written. A run killed between the write
   and the rename leaves only its temporary file, ``<name>.tmp<pid>``;
   :func:`remove_stale_temp_files` deletes those of dead processes when the next run writes there.
 * torch >= 2.6 loads with ``weights_only=True``, which refuses the ``message_hub``
