@@ -232,7 +232,7 @@ def _register_variants() -> None:
             return Res2Net(depth=50, base_width=26, scales=4, deep_stem=_v1b, avg_down=_v1b,
                            **kwargs)
 
-        build.__name__ = name
+        build.__name__ = build.__qualname__ = name  # named in TypeErrors
         build.__doc__ = (f'Res2Net{suffix}-50 26w4s '
                          f'({"deep stem, AvgPool shortcuts" if v1b else "plain stem"}).')
         MODELS.register_module(name=name, module=build)

@@ -376,7 +376,7 @@ def _register_variants() -> None:
             def build(*, _cls=cls, _depth=depth, **kwargs):
                 return _cls(depth=_depth, **kwargs)
 
-            build.__name__ = name
+            build.__name__ = build.__qualname__ = name  # named in TypeErrors
             build.__doc__ = f'{cls.__name__} with depth={depth}.'
             MODELS.register_module(name=name, module=build)
 

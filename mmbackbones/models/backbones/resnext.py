@@ -80,7 +80,7 @@ def _register_variants() -> None:
         def build(*, _depth=depth, _groups=groups, _width=width, **kwargs):
             return ResNeXt(depth=_depth, groups=_groups, base_width=_width, **kwargs)
 
-        build.__name__ = name
+        build.__name__ = build.__qualname__ = name  # named in TypeErrors
         build.__doc__ = f'ResNeXt-{depth} {groups}x{width}d.'
         MODELS.register_module(name=name, module=build)
 

@@ -294,7 +294,7 @@ def _register_variants() -> None:
                                      'for other combinations.')
                 return VGG(depth=_depth, **kwargs)
 
-            build.__name__ = name
+            build.__name__ = build.__qualname__ = name  # named in TypeErrors
             build.__doc__ = f'VGG with depth={depth}' + (' and BN.' if norm_cfg else '.')
             MODELS.register_module(name=name, module=build)
 
