@@ -4,7 +4,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import os.path as osp
 import re
+from types import ModuleType
 
 import pytest
 import torch
@@ -13,6 +15,10 @@ import torch.nn as nn
 import mmbackbones  # noqa: F401  (registers everything)
 from mmbackbones.models.backbones import BaseBackbone
 from mmbackbones.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The README's main config: ResNet-18 on the embedded digits.
+DIGITS_CONFIG = osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
 
 
 def registered_backbones() -> list[str]:
@@ -167,3 +173,42 @@ def no_grad_eval():
 
 #: Marks a test that compares with mmdetection; skipped, with the reason, where mmdet is unusable.
 requires_mmdet = pytest.mark.skipif(why_no_mmdet() is not None, reason=str(why_no_mmdet()))
+
+
+# ------------------------------------------------------------------ training runs
+def tool(path: str) -> ModuleType:
+    """Import ``tools/<path>`` (e.g. ``'train.py'``) as a module, to call its ``main(argv)``."""
+    spec = importlib.util.spec_from_file_location(f'_tool_{osp.basename(path)[:-3]}',
+                                                  osp.join(ROOT, 'tools', path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def digits_root(tmp_path_factory) -> str:
+    """The embedded digits dataset, prepared once per test session."""
+    from mmbackbones.datasets import prepare_digits
+    return prepare_digits(str(tmp_path_factory.mktemp('data') / 'digits'))
+
+
+TINY = """
+_base_ = {config!r}
+train_cfg = dict(max_epochs={epochs})
+# 4 iterations of 16 images per epoch, 32 validation images, deterministic
+train_dataloader = dict(dataset=dict(data_root={root!r}, indices=64))
+val_dataloader = dict(dataset=dict(data_root={root!r}, indices=32))
+test_dataloader = val_dataloader
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, T_max={epochs})]
+randomness = dict(seed=0, deterministic=True)
+experiment_name = {name!r}
+"""
+
+
+def tiny_config(tmp_path, data_root: str, name: str, epochs: int = 2, extra: str = '') -> str:
+    """A digits config of a few iterations per epoch, written to ``tmp_path/<name>.py``."""
+    path = str(tmp_path / f'{name}.py')
+    with open(path, 'w') as f:
+        f.write(TINY.format(config=DIGITS_CONFIG, epochs=epochs, root=data_root, name=name) +
+                extra)
+    return path

@@ -1,16 +1,19 @@
 """Every config under configs/ parses, names only types that resolve, and builds its model."""
 from __future__ import annotations
 
+import copy
 import glob
+import math
 import os.path as osp
+import warnings
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmbackbones.engine.config import _resolve_type, build_model_from_cfg
+from mmbackbones.engine.config import _resolve_type, build_model_from_cfg, load_config
 
-from conftest import config_scopes, why_no_tier
+from conftest import config_scopes, has_module, why_no_tier
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ALL = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
@@ -21,6 +24,9 @@ MODEL_PARTIALS = [p for p in ALL if osp.join('_base_', 'models') in p]
 # configs/mmdet/ run in mmdet's scope, where task utilities (nms, ...) are not registry types;
 # test_model_builds and tests/test_mmdet_tier.py cover them.
 OUR_SCOPE = [p for p in ALL if not p.startswith(osp.join('configs', 'mmdet'))]
+# Configs that train: every runnable one but the model-only ResNet3d config, and the schedule.
+SCHEDULED = [p for p in RUNNABLE if not p.startswith(osp.join('configs', 'resnet3d'))] + [
+    osp.join('configs', '_base_', 'schedules', 'imagenet_bs256.py')]
 
 
 def _types(node, path=''):
@@ -94,3 +100,70 @@ def test_digits_model_runs():
         logits = model(torch.rand(2, 3, 32, 32), mode='tensor')
     assert logits.shape == (2, 10)
     assert type(model.data_preprocessor).__name__ == 'ClsDataPreprocessor'
+
+
+def _build_schedulers(cfg: Config, epoch_length: int):
+    """The param schedulers as mmengine's Runner builds them, on a one-parameter SGD."""
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import PARAM_SCHEDULERS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmbackbones'))
+    optim_wrapper = OptimWrapper(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1))
+    schedulers = []
+    for scheduler in cfg.param_scheduler:
+        scheduler = copy.deepcopy(scheduler)
+        by_epoch = scheduler.get('by_epoch', True)
+        max_epochs = cfg.train_cfg.max_epochs
+        scheduler.setdefault('end', max_epochs if by_epoch else max_epochs * epoch_length)
+        schedulers.append(PARAM_SCHEDULERS.build(scheduler, default_args=dict(
+            optimizer=optim_wrapper, epoch_length=epoch_length)))
+    return optim_wrapper, schedulers
+
+
+@pytest.mark.filterwarnings('ignore:Detected call of')  # scheduler steps, no optimizer
+@pytest.mark.parametrize('max_epochs', [1, 2, 3])
+@pytest.mark.parametrize('path', SCHEDULED)
+def test_schedule_valid_for_any_run_length(path, max_epochs):
+    if path.startswith(osp.join('configs', 'mmdet')) and not has_module('mmdet'):
+        pytest.skip(f'{path} inherits mmdet configs and mmdet is not installed '
+                    '(bash tools/install.sh --with-mmdet)')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        cfg = load_config(osp.join(ROOT, path), {'train_cfg.max_epochs': max_epochs})
+    left_out = [str(w.message) for w in caught if 'left out of this run' in str(w.message)]
+    assert cfg.param_scheduler, f'{path} has no param_scheduler'
+    epoch_length = 4
+    optim_wrapper, schedulers = _build_schedulers(cfg, epoch_length)
+    base_lr = 0.1
+    lrs = []
+    for _ in range(max_epochs):  # the order of mmengine's ParamSchedulerHook
+        for _ in range(epoch_length):
+            lrs.append(optim_wrapper.param_groups[0]['lr'])
+            for scheduler in schedulers:
+                if not scheduler.by_epoch:
+                    scheduler.step()
+        for scheduler in schedulers:
+            if scheduler.by_epoch:
+                scheduler.step()
+    assert all(math.isfinite(lr) and 0.0 <= lr <= base_lr * (1 + 1e-6) for lr in lrs), lrs
+    if path.endswith('resnet18_8xb16_digits.py'):
+        # warm-up over epoch 1; the cosine phase (begin=1) spans the remaining epochs (T_max
+        # follows max_epochs), so its last epoch is one step before reaching 0
+        assert lrs[0] == pytest.approx(0.1 * base_lr)
+        assert len(left_out) == (max_epochs == 1), left_out
+        if max_epochs > 1:
+            t = (max_epochs - 2) / (max_epochs - 1)
+            assert lrs[-1] == pytest.approx(base_lr * (1 + math.cos(math.pi * t)) / 2)
+    else:
+        assert not left_out, left_out
+
+
+def test_digits_one_epoch_run_is_not_rejected_but_bad_lengths_are():
+    from mmbackbones.engine.config import ConfigError
+    with pytest.warns(UserWarning, match=r'param_scheduler\[1\] \(CosineAnnealingLR, begin=1\)'):
+        cfg = load_config(osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py'),
+                          {'train_cfg.max_epochs': 1})
+    assert [s['type'] for s in cfg.param_scheduler] == ['LinearLR']
+    for bad in (0, -1, 1.5, True, '3'):
+        with pytest.raises(ConfigError, match=f'train_cfg.max_epochs={bad!r} must be an int'):
+            load_config(osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py'),
+                        {'train_cfg.max_epochs': bad})

@@ -1,7 +1,6 @@
 """Analysis tools and the clear-error paths of tools/train.py and tools/test.py."""
 from __future__ import annotations
 
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -19,17 +18,10 @@ from mmbackbones.engine.config import (
 )
 from mmbackbones.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DIGITS = osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
+from conftest import DIGITS_CONFIG as DIGITS
+from conftest import ROOT, tool
+
 IN1K = osp.join(ROOT, 'configs', 'resnet', 'resnet50_8xb32_in1k.py')
-
-
-def _tool(path: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_{osp.basename(path)[:-3]}',
-                                                  osp.join(ROOT, 'tools', path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------ clear errors
@@ -41,10 +33,12 @@ def _tool(path: str):
     ([IN1K, '--cfg-options', 'train_dataloader.dataset.data_root=/nonexistent/imagenet'],
      "data_root='/nonexistent/imagenet' does not exist"),
     ([DIGITS, '--resume', '/nonexistent/epoch_1.pth'], 'no such checkpoint file'),
+    ([DIGITS, '--cfg-options', 'train_cfg.max_epochs=0'], 'max_epochs=0 must be an int >= 1'),
+    ([DIGITS, '--cfg-options', 'train_cfg.max_epochs=1.5'], 'max_epochs=1.5 must be an int'),
 ])
 def test_train_clear_errors(argv, message, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert _tool('train.py').main(argv) == 2
+    assert tool('train.py').main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith('error: ') and message in err, err
     assert 'Traceback' not in err
@@ -60,7 +54,7 @@ def test_cli_error_has_no_traceback():
 
 def test_test_tool_missing_checkpoint(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert _tool('test.py').main([DIGITS, 'work_dirs/none/epoch_9.pth']) == 2
+    assert tool('test.py').main([DIGITS, 'work_dirs/none/epoch_9.pth']) == 2
     assert "checkpoint 'work_dirs/none/epoch_9.pth' does not exist" in capsys.readouterr().err
 
 
@@ -123,22 +117,22 @@ def test_backbone_params_per_stage():
 
 
 def test_get_flops_cli(capsys):
-    assert _tool('analysis_tools/get_flops.py').main(['resnet18', '--shape', '64']) == 0
+    assert tool('analysis_tools/get_flops.py').main(['resnet18', '--shape', '64']) == 0
     out = capsys.readouterr().out
     assert 'layer4' in out and '11,176,512' in out
-    assert _tool('analysis_tools/get_flops.py').main(['resnet19']) == 2
+    assert tool('analysis_tools/get_flops.py').main(['resnet19']) == 2
     assert 'neither a config file nor a registered model' in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ listing and feature maps
 def test_list_models_filters():
-    tool = _tool('misc/list_models.py')
-    rows = tool.list_models('resnet50*')
+    lister = tool('misc/list_models.py')
+    rows = lister.list_models('resnet50*')
     assert {r[0] for r in rows} >= {'resnet50', 'resnet50_v1c', 'resnet50_v1d'}
     assert all(r[0].lower().startswith('resnet50') for r in rows)
-    assert ('ResNet', 'type', 'mmbackbones.models.backbones.resnet') in tool.list_models('ResNet')
-    assert [r[0] for r in tool.list_models('Digits', registry='dataset')] == ['DigitsDataset']
-    assert tool.main(['no-such-model']) == 1
+    assert ('ResNet', 'type', 'mmbackbones.models.backbones.resnet') in lister.list_models('ResNet')
+    assert [r[0] for r in lister.list_models('Digits', registry='dataset')] == ['DigitsDataset']
+    assert lister.main(['no-such-model']) == 1
 
 
 def test_feature_maps_png(tmp_path):
@@ -148,8 +142,8 @@ def test_feature_maps_png(tmp_path):
     Image.fromarray((np.random.default_rng(0).random((40, 40, 3)) * 255).astype('uint8')).save(
         image)
     out = str(tmp_path / 'maps.png')
-    tool = _tool('visualization/feature_maps.py')
-    assert tool.main(['resnet18', image, '--out', out, '--shape', '64',
+    maps = tool('visualization/feature_maps.py')
+    assert maps.main(['resnet18', image, '--out', out, '--shape', '64',
                       '--cfg-options', 'out_indices=(1,3)']) == 0
     grid = Image.open(out)
     assert grid.size[0] > 500 and grid.size[1] > 200  # 2 rows x 9 panels

@@ -6,7 +6,6 @@ the plumbing: checkpoints, curves, resume after a crash, evaluation of a checkpo
 from __future__ import annotations
 
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -15,49 +14,13 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from mmbackbones.engine import AtomicLocalBackend
+from mmbackbones.engine import AtomicCheckpointHook, AtomicLocalBackend
 from mmbackbones.registry import HOOKS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
+from conftest import ROOT, tiny_config, tool
 
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = _tool('train')
-test_tool = _tool('test')
-
-
-@pytest.fixture(scope='module')
-def digits_root(tmp_path_factory):
-    from mmbackbones.datasets import prepare_digits
-    return prepare_digits(str(tmp_path_factory.mktemp('data') / 'digits'))
-
-
-TINY = """
-_base_ = {config!r}
-train_cfg = dict(max_epochs={epochs})
-# 4 iterations of 16 images per epoch, 32 validation images, deterministic
-train_dataloader = dict(dataset=dict(data_root={root!r}, indices=64))
-val_dataloader = dict(dataset=dict(data_root={root!r}, indices=32))
-test_dataloader = val_dataloader
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, begin=0, T_max={epochs})]
-randomness = dict(seed=0, deterministic=True)
-experiment_name = {name!r}
-"""
-
-
-def tiny_config(tmp_path, data_root: str, name: str, epochs: int = 2, extra: str = '') -> str:
-    path = str(tmp_path / f'{name}.py')
-    with open(path, 'w') as f:
-        f.write(TINY.format(config=CONFIG, epochs=epochs, root=data_root, name=name) + extra)
-    return path
+train_tool = tool('train.py')
+test_tool = tool('test.py')
 
 
 def final_accuracy(work_dir: str) -> float:
@@ -160,6 +123,59 @@ def test_atomic_backend_never_leaves_half_written_file(tmp_path, monkeypatch):
     backend.put_text('text', path)
     with open(path) as f:
         assert f.read() == 'text'
+
+
+class _StubRunner:
+    """What CheckpointHook uses of a Runner; records the folder at each save."""
+
+    def __init__(self, work_dir: str) -> None:
+        from mmengine.logging import MessageHub, MMLogger
+        self.work_dir, self.epoch, self.iter = work_dir, 0, 0
+        self.message_hub = MessageHub.get_instance(f'stub-{work_dir}')
+        self.logger = MMLogger.get_instance(f'stub-{work_dir}')
+        self.saves: list[tuple[str, list[str]]] = []
+
+    def save_checkpoint(self, out_dir, filename, *args, **kwargs) -> None:
+        self.saves.append((filename, sorted(os.listdir(out_dir))))
+        AtomicLocalBackend().put(filename.encode(), osp.join(out_dir, filename))
+
+
+def test_checkpoint_hook_deletes_old_checkpoints_after_writing_new(tmp_path):
+    runner = _StubRunner(str(tmp_path))
+    hook = AtomicCheckpointHook(interval=1, max_keep_ckpts=1, save_best='acc', rule='greater')
+    hook.before_train(runner)
+    for epoch, acc in ((1, 0.5), (2, 0.9)):
+        runner.epoch = epoch - 1
+        hook._save_checkpoint(runner)  # after_train_epoch
+        runner.epoch = epoch
+        hook._save_best_checkpoint(runner, {'acc': acc})  # after_val_epoch
+    saves: dict[str, list[str]] = {}
+    for name, present in runner.saves:  # epoch_N is saved twice when the best improves
+        saves.setdefault(name, present)
+    # when the new files were first written, the ones they replace were still there
+    assert 'best_acc_epoch_1.pth' in saves['best_acc_epoch_2.pth']
+    assert 'epoch_1.pth' in saves['epoch_2.pth']
+    assert sorted(os.listdir(tmp_path)) == ['best_acc_epoch_2.pth', 'epoch_2.pth',
+                                            'last_checkpoint']
+
+
+def test_checkpoint_hook_mends_last_checkpoint(tmp_path):
+    hook, runner = AtomicCheckpointHook(interval=1), _StubRunner(str(tmp_path))
+    last = tmp_path / 'last_checkpoint'
+    for i, name in enumerate(('epoch_2.pth', 'epoch_1.pth', 'epoch_3.pth')):
+        (tmp_path / name).write_bytes(b'x')
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))  # epoch_3 newest
+    for content in ('', str(tmp_path / 'epoch_9.pth')):  # killed mid-write; deleted by the user
+        last.write_text(content)
+        hook.before_run(runner)
+        assert last.read_text() == str(tmp_path / 'epoch_3.pth')
+    last.write_text(str(tmp_path / 'epoch_1.pth'))  # valid: kept
+    hook.before_run(runner)
+    assert last.read_text() == str(tmp_path / 'epoch_1.pth')
+    for name in ('epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth'):
+        os.remove(tmp_path / name)
+    hook.before_run(runner)  # nothing to resume from: start over instead of failing
+    assert not last.exists()
 
 
 def test_digits_dataset_prepared_once(digits_root):

@@ -6,10 +6,12 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # 'local_atomic' writes every checkpoint to a temporary file and renames it: a run killed
-    # while saving never leaves a half-written checkpoint (mmengine's 'local' writes in place).
+    # mmengine's CheckpointHook writing every checkpoint to a temporary file and renaming it
+    # (backend 'local_atomic'; mmengine's 'local' writes in place), deleting old checkpoints only
+    # after the new one is written, and mending last_checkpoint before --resume reads it: a run
+    # killed at any moment leaves no half-written checkpoint and loses none.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=3,
         save_best='auto',

@@ -9,10 +9,12 @@ model = dict(head=dict(num_classes=10, topk=(1, )))
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True))
+# 1 warm-up epoch, then cosine down to 0 over the remaining epochs (end and T_max follow
+# train_cfg.max_epochs; with max_epochs=1 only the warm-up runs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, T_max=4, eta_min=0.0),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, eta_min=0.0),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
 val_cfg = dict()

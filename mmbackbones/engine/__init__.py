@@ -1,8 +1,13 @@
 """Runner support: atomic checkpoint writing, safe resuming, curve plots, exact resume."""
-from .checkpoint import AtomicLocalBackend, training_checkpoint_globals
-from .hooks import CurvePlotHook, ProgressBarHook, RNGStateHook
+from .checkpoint import (
+    AtomicLocalBackend,
+    atomic_write_path,
+    remove_stale_temp_files,
+    training_checkpoint_globals,
+)
+from .hooks import AtomicCheckpointHook, CurvePlotHook, ProgressBarHook, RNGStateHook
 
 __all__ = [
-    'AtomicLocalBackend', 'CurvePlotHook', 'ProgressBarHook', 'RNGStateHook',
-    'training_checkpoint_globals'
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CurvePlotHook', 'ProgressBarHook',
+    'RNGStateHook', 'atomic_write_path', 'remove_stale_temp_files', 'training_checkpoint_globals'
 ]

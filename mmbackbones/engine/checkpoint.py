@@ -3,7 +3,10 @@
 * mmengine's ``local`` file backend writes a checkpoint in place, so a run killed while saving
   leaves a truncated ``epoch_N.pth`` that ``--resume`` then fails on. ``local_atomic`` writes to a
   temporary file in the same folder and renames it (atomic on POSIX); our configs select it with
-  ``CheckpointHook(backend_args=dict(backend='local_atomic'))``.
+  :class:`~mmbackbones.engine.hooks.AtomicCheckpointHook`, which also deletes old checkpoints
+  only after the new one is written. A run killed between the write
+  and the rename leaves only its temporary file, ``<name>.tmp<pid>``;
+  :func:`remove_stale_temp_files` deletes those of dead processes when the next run writes there.
 * torch >= 2.6 loads with ``weights_only=True``, which refuses the ``message_hub``
   (``HistoryBuffer``) and numpy values that mmengine stores in every training checkpoint.
   :func:`training_checkpoint_globals` allows exactly those types (the allow-list of
@@ -13,28 +16,76 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import os.path as osp
 from pathlib import Path
 from typing import Iterator, Union
 
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 
-from ..checkpoint.io import _extra_safe_globals, write_atomic
+from ..checkpoint.io import TEMP_NAME, _extra_safe_globals, atomic_write_path
+
+
+def remove_stale_temp_files(folder: str) -> list[str]:
+    """Delete the temporary files that killed processes left in ``folder``.
+
+    A file named like :func:`mmbackbones.checkpoint.io.temp_path` is removed when the process
+    of its pid is no longer running on this machine; files of live processes (another rank,
+    another run still writing) are kept.
+
+    Args:
+        folder: A work dir or checkpoint folder.
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    names = os.listdir(folder) if osp.isdir(folder) else []
+    for name in names:
+        match = TEMP_NAME.match(name)
+        if match and not _running(int(match.group(1))):
+            path = osp.join(folder, name)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+                removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+_swept: set[str] = set()
+
+
+def _write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
+    filepath = str(filepath)
+    folder = osp.dirname(osp.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    if folder not in _swept:  # once per folder and process: the leftovers of killed runs
+        remove_stale_temp_files(folder)
+        _swept.add(folder)
+    with atomic_write_path(filepath) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
 
 
 class AtomicLocalBackend(LocalBackend):
     """mmengine's local file backend whose writes go to a temporary file and are renamed."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        write_atomic(str(filepath), lambda tmp: _write_bytes(tmp, obj))
+        _write_atomic(obj, filepath)
 
     def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        self.put(obj.encode(encoding), filepath)
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-    with open(path, 'wb') as f:
-        f.write(data)
+        _write_atomic(obj.encode(encoding), filepath)
 
 
 register_backend('local_atomic', AtomicLocalBackend, force=True)

@@ -2,7 +2,9 @@
 
 ``tools/train.py`` and ``tools/test.py`` print a :class:`ConfigError` as ``error: <message>``
 without a traceback: a missing config file, a ``--cfg-options`` key that names nothing in the
-config (mmengine would silently add it), and a dataset folder that does not exist.
+config (mmengine would silently add it), a run length that is not a positive int, and a dataset
+folder that does not exist. :func:`fit_schedule` keeps every shipped schedule valid for any run
+length (``--cfg-options train_cfg.max_epochs=1``).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import difflib
 import glob
 import inspect
 import os.path as osp
+import warnings
 from typing import Any, Iterable, Optional
 
 from mmengine.config import Config
@@ -47,7 +50,54 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+    fit_schedule(cfg)
     return cfg
+
+
+def fit_schedule(cfg: Config) -> None:
+    """Check the run length and leave out schedulers that would start after the run ends.
+
+    A schedule is written for the config's ``max_epochs`` (``max_iters``); a shorter run, such as a
+    1-epoch smoke test, would otherwise make mmengine build e.g. a cosine phase with ``begin=1``
+    and ``end=max_epochs=1`` and stop with "end should be larger than begin". Such a scheduler
+    never acts in the shorter run, so it is left out, with a warning. Phases that end with the
+    run take their length from it: our configs leave ``end`` (and cosine ``T_max``) unset.
+
+    Args:
+        cfg: The merged config; ``param_scheduler`` is updated in place.
+
+    Raises:
+        ConfigError: ``train_cfg.max_epochs`` (``max_iters``) is not an int >= 1.
+
+    Example:
+        >>> cfg = load_config('configs/resnet/resnet18_8xb16_digits.py',
+        ...                   {'train_cfg.max_epochs': 1})  # warns: cosine phase left out
+        >>> [s['type'] for s in cfg.param_scheduler]
+        ['LinearLR']
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    key = next((k for k in ('max_epochs', 'max_iters') if k in train_cfg), None)
+    if key is None:
+        return
+    epochs = key == 'max_epochs'
+    length = train_cfg[key]
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ConfigError(f'train_cfg.{key}={length!r} must be an int >= 1.')
+    schedulers = cfg.get('param_scheduler')
+    if isinstance(schedulers, dict) and 'type' in schedulers:
+        schedulers = [schedulers]
+    elif not isinstance(schedulers, (list, tuple)):
+        return  # none, or one list per optimizer (OptimWrapperDict): left to mmengine
+    kept = []
+    for i, scheduler in enumerate(schedulers):
+        begin = scheduler.get('begin', 0)
+        if scheduler.get('by_epoch', True) == epochs and begin >= length:
+            warnings.warn(f"param_scheduler[{i}] ({scheduler.get('type')}, begin={begin}) "
+                          f'starts after the run ends (train_cfg.{key}={length}); it is left '
+                          'out of this run.', stacklevel=2)
+            continue
+        kept.append(scheduler)
+    cfg.param_scheduler = kept
 
 
 # Dicts the Runner reads without a ``type``, and the arguments each accepts.

@@ -1,18 +1,22 @@
 """Runner hooks of our default runtime (``configs/_base_/default_runtime.py``)."""
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import os.path as osp
 import random
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
 from mmengine.dist import get_world_size, is_main_process
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 
+from ..checkpoint.io import atomic_write_path
 from ..registry import HOOKS
+from .checkpoint import remove_stale_temp_files
 
 
 @HOOKS.register_module()
@@ -46,6 +50,8 @@ class CurvePlotHook(Hook):
     def before_train(self, runner) -> None:
         # A resumed run (iter > 0) continues the curves of the run it resumes, cut back to the
         # checkpoint it starts from; a run that only loaded weights (load_from) starts new ones.
+        if is_main_process():  # the files a killed run was writing
+            remove_stale_temp_files(self.out_dir or runner.work_dir)
         path = osp.join(self.out_dir or runner.work_dir, 'curves.json')
         if runner.iter > 0 and osp.isfile(path):
             with open(path) as f:
@@ -87,10 +93,8 @@ class CurvePlotHook(Hook):
 
         out_dir = self.out_dir or runner.work_dir
         os.makedirs(out_dir, exist_ok=True)
-        path = osp.join(out_dir, 'curves.json')
-        with open(f'{path}.tmp{os.getpid()}', 'w') as f:
+        with atomic_write_path(osp.join(out_dir, 'curves.json')) as tmp, open(tmp, 'w') as f:
             json.dump(dict(loss=self.loss, metrics=self.metrics), f)
-        os.replace(f'{path}.tmp{os.getpid()}', path)
         unit = 'epoch' if _by_epoch(runner) else 'iteration'
         plots = [('loss.png', {'train loss': self.loss}, 'iteration', 'loss'),
                  ('val_metrics.png', self.metrics, unit, 'value')]
@@ -107,11 +111,95 @@ class CurvePlotHook(Hook):
             ax.legend()
             ax.set_title(f'{osp.basename(runner.work_dir)}: {filename[:-4].replace("_", " ")}')
             fig.tight_layout()
-            path = osp.join(out_dir, filename)
-            tmp = f'{path}.tmp{os.getpid()}.png'
-            fig.savefig(tmp)
+            # keep_ext: matplotlib picks the format from the extension
+            with atomic_write_path(osp.join(out_dir, filename), keep_ext=True) as tmp:
+                fig.savefig(tmp)
             plt.close(fig)
-            os.replace(tmp, path)
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook`` that a killed run cannot leave without a usable checkpoint.
+
+    * Checkpoints are written by the ``local_atomic`` backend (temporary file, then rename) unless
+      ``backend_args`` name another.
+    * The previous best checkpoint (``save_best``) and the oldest kept one (``max_keep_ckpts``)
+      are deleted after the new one is written; mmengine deletes them first, so a run killed in
+      between lost its best checkpoint.
+    * ``last_checkpoint``, which mmengine rewrites in place, is checked before ``--resume`` reads
+      it: when it is empty or names a checkpoint that is gone, it is pointed at the newest
+      checkpoint of the work dir.
+
+    Takes the arguments of mmengine's ``CheckpointHook``.
+
+    Example:
+        >>> default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+        ...                                      max_keep_ckpts=3, save_best='auto'))
+    """
+
+    def __init__(self, *args, backend_args: Optional[dict] = None, **kwargs) -> None:
+        super().__init__(*args, backend_args=backend_args or dict(backend='local_atomic'),
+                         **kwargs)
+        self._deferred: Optional[list[str]] = None
+
+    def before_run(self, runner) -> None:
+        if is_main_process():
+            _repair_last_checkpoint(runner.work_dir)
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        with self._removals_after_saving():
+            super()._save_checkpoint_with_step(runner, step, meta)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        with self._removals_after_saving():
+            super()._save_best_checkpoint(runner, metrics)
+
+    @contextlib.contextmanager
+    def _removals_after_saving(self) -> Iterator[None]:
+        if self._deferred is not None:  # nested (best -> step): the outer block removes
+            yield
+            return
+        backend, self._deferred = self.file_backend, []
+        self.file_backend = _DeferredRemovals(backend, self._deferred)
+        try:
+            yield
+        finally:
+            self.file_backend = backend
+            deferred, self._deferred = self._deferred, None
+        for path in deferred:  # only reached when every save succeeded
+            if backend.isfile(path):
+                backend.remove(path)
+
+
+class _DeferredRemovals:
+    """A file backend whose ``remove`` only records the path."""
+
+    def __init__(self, backend, removed: list[str]) -> None:
+        self._backend = backend
+        self._removed = removed
+
+    def remove(self, filepath) -> None:
+        self._removed.append(filepath)
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
+
+
+def _repair_last_checkpoint(work_dir: str) -> None:
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        return
+    with open(path) as f:
+        named = f.read().strip()
+    if named and osp.isfile(named):
+        return
+    found = glob.glob(osp.join(work_dir, 'epoch_*.pth')) + glob.glob(
+        osp.join(work_dir, 'iter_*.pth'))
+    if not found:
+        os.remove(path)
+        return
+    with atomic_write_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(max(found, key=osp.getmtime))
 
 
 def _by_epoch(runner) -> bool:

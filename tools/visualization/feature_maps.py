@@ -49,7 +49,9 @@ def save_grid(image, features, path: str, channels: int = 7) -> None:
                 ax.set_title(title if col or row == 0 else '', fontsize=7)
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
+    from mmbackbones.checkpoint.io import atomic_write_path
+    with atomic_write_path(path, keep_ext=True) as tmp:  # never a half-written PNG
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 

@@ -194,6 +194,7 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
     example_args = dict(norm_cfg=dict(type='BN'))
 
     def __init__(self,
+                 *,
                  num_classes: int = -1,
                  aux_logits: bool = False,
                  in_channels: int = 3,

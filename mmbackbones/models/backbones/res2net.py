@@ -161,6 +161,7 @@ class Res2Net(ResNet):
 
     def __init__(self,
                  depth: int,
+                 *,
                  scales: int = 4,
                  base_width: int = 26,
                  deep_stem: bool = True,

@@ -88,6 +88,7 @@ class ResNet(ResNetSkeleton):
 
     def __init__(self,
                  depth: int,
+                 *,
                  in_channels: int = 3,
                  stem_channels: int | None = None,
                  base_channels: int = 64,
@@ -114,7 +115,6 @@ class ResNet(ResNetSkeleton):
                  pretrained: str | None = None,
                  multi_grid: Sequence[int] | None = None,
                  contract_dilation: bool = False,
-                 *,
                  block_args: Mapping[str, Any] | None = None) -> None:
         super().__init__(self.pretrained_init_cfg(pretrained, init_cfg, warn=True),
                          zero_init_residual)

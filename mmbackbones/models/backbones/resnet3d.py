@@ -173,6 +173,7 @@ class ResNet3d(ResNetSkeleton):
 
     def __init__(self,
                  depth: int,
+                 *,
                  stage_blocks: Sequence[int] | None = None,
                  in_channels: int = 3,
                  num_stages: int = 4,

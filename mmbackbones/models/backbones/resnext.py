@@ -57,6 +57,7 @@ class ResNeXt(ResNet):
 
     def __init__(self,
                  depth: int,
+                 *,
                  groups: int = 32,
                  base_width: int | None = None,
                  width_per_group: int | None = None,

@@ -93,6 +93,7 @@ class VGG(GroupedStagesMixin, BaseBackbone):
 
     def __init__(self,
                  depth: int,
+                 *,
                  num_classes: int = -1,
                  num_stages: int = 5,
                  dilations: Sequence[int] | None = None,

@@ -102,6 +102,7 @@ class FPN(PretrainedInitModule):
                  in_channels: Sequence[int] | None = None,
                  out_channels: int = 256,
                  num_outs: int = 5,
+                 *,
                  start_level: int = 0,
                  end_level: int = -1,
                  add_extra_convs: bool | str = False,
