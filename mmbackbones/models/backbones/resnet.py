@@ -2,7 +2,7 @@
 
 Module names follow mmdetection's ``ResNet`` (``conv1``/``bn1`` or a ``stem`` Sequential,
 ``layer1..4``), so mmdet checkpoints load as they are; mmpretrain, torchvision and timm layouts are
-remapped by :meth:`ResNet.remap_state_dict` when loaded through ``init_cfg``.
+renamed on load by their layouts in :mod:`mmbackbones.checkpoint.layouts`.
 
 Where mmdetection 3.x and mmpretrain 1.x defaults differ we follow:
 * ``out_indices``: every stage (mmdet's ``(0, 1, 2, 3)``; mmpretrain's configs pass ``(3,)``).

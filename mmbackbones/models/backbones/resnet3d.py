@@ -11,7 +11,7 @@ that carries the spatial stride) and an ``'after_block'`` plugin position; stage
 zero-init and init come from :class:`ResNetSkeleton`. Module names are those of the 2D ResNet
 (``conv1``, ``bn1``, ``layer1.0.conv1``, ``downsample.0/1``), which keeps 2D-to-3D inflation a
 name-for-name operation. mmaction2's ConvModule names (``conv1.conv``, ``conv1.bn``) and
-torchvision's (``stem.0``, ``conv1.0``) are remapped on load.
+torchvision's (``stem.0``, ``conv1.0``) are renamed on load (:mod:`mmbackbones.checkpoint.layouts`).
 
 Where we depart from mmaction2's defaults:
 * ``out_indices`` defaults to every stage (our ResNet's default; mmaction2: ``(3, )``), and
@@ -319,7 +319,7 @@ class ResNet3d(ResNetSkeleton):
 
     def twin_2d(self) -> ResNet:
         """The 2D ResNet this network inflates; inflation reads its names, shapes and
-        ``remap_state_dict`` (mmpretrain/timm layouts), and our 2D and 3D module names agree."""
+        layouts (mmpretrain/timm), and our 2D and 3D module names agree."""
         norm_cfg = dict(self.norm_cfg)
         if norm_cfg['type'] in ('BN3d', 'BatchNorm3d'):
             norm_cfg['type'] = 'BN'

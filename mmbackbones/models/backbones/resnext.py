@@ -3,7 +3,7 @@
 ResNeXt is the ResNet Bottleneck with a grouped 3x3 conv: no block of its own, only the
 ``groups``/``base_width`` settings of the shared Bottleneck and ResNet's stage builder, stem and
 options. Module names are ResNet's, so mmdet, mmpretrain, torchvision and timm ResNeXt checkpoints
-load through :meth:`ResNet.remap_state_dict` like the ResNet ones.
+load through the ResNet layouts of :mod:`mmbackbones.checkpoint.layouts`.
 
 mmdetection names the width per group ``base_width``, mmpretrain ``width_per_group``; both are
 accepted, so a backbone dict from either library's configs builds unchanged. The defaults are

@@ -3,7 +3,7 @@
 Module names and arguments follow mmpretrain's ``VGG`` (``features.N`` of ConvModules and max
 pools, ``classifier.0/3/6``), so mmpretrain configs build unchanged once their ``type`` names ours
 and mmpretrain checkpoints load as they are; torchvision's and timm's layouts are remapped by
-:meth:`VGG.remap_state_dict`. Where we differ from mmpretrain:
+:mod:`mmbackbones.checkpoint.layouts` on load. Where we differ from mmpretrain:
 
 * ``out_indices`` defaults to every conv stage plus the classifier when ``num_classes > 0``
   (mmpretrain: only the last of them); ``forward`` returns exactly the requested outputs.
