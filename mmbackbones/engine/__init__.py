@@ -1,8 +1,8 @@
 """Runner support: atomic checkpoint writing, safe resuming, curve plots, exact resume."""
 from .checkpoint import AtomicLocalBackend, training_checkpoint_globals
-from .hooks import CurvePlotHook, ProgressBarHook, RNGStateHook
+from .hooks import CurvePlotHook, PredictionPlotHook, ProgressBarHook, RNGStateHook
 
 __all__ = [
-    'AtomicLocalBackend', 'CurvePlotHook', 'ProgressBarHook', 'RNGStateHook',
+    'AtomicLocalBackend', 'CurvePlotHook', 'PredictionPlotHook', 'ProgressBarHook', 'RNGStateHook',
     'training_checkpoint_globals'
 ]
