@@ -8,6 +8,7 @@ iterations prove the plumbing and that the loss falls.
 from __future__ import annotations
 
 import filecmp
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -19,6 +20,8 @@ import pytest
 
 from mmbackbones.datasets import digit_canvas
 from mmbackbones.datasets.digit_canvas import generate, prepare_digit_canvas, source_digits
+
+from conftest import requires_mmdet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = dict(num_train=24, num_val=12)
@@ -202,3 +205,120 @@ def test_clear_errors(tmp_path):
     (tmp_path / 'other' / 'x.txt').write_text('mine')
     with pytest.raises(FileExistsError, match='not a digit canvas folder'):
         prepare_digit_canvas(str(tmp_path / 'other'), **SMALL)
+
+
+# ------------------------------------------------------------------ training (mmdetection tier)
+RETINANET = osp.join(ROOT, 'configs', 'mmdet', 'digits', 'retinanet_r18_fpn_digits.py')
+TINY_DET = """
+_base_ = {config!r}
+# 64 train canvases (8 steps of 8 per epoch), 16 val canvases, 3 epochs: 24 steps
+generator = dict(num_train=64, num_val=16)
+train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
+val_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={root!r} + '/annotations/val.json')
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs=3)
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
+# every box counts, so that the metric of an early model is not just zero
+model = dict(test_cfg=dict(score_thr=0.0))
+default_hooks = dict(logger=dict(interval=1))
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}',
+                                                  osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _json_rows(work_dir: str, pattern: str) -> list[dict]:
+    import glob
+    path = sorted(glob.glob(osp.join(work_dir, '*', pattern)))[-1]
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+@requires_mmdet
+@pytest.mark.slow
+def test_retinanet_learns_evaluates_and_reloads(tmp_path):
+    import pickle
+
+    import torch
+    root = str(tmp_path / 'digit_det')
+    config = tmp_path / 'tiny_retinanet.py'
+    config.write_text(TINY_DET.format(config=RETINANET, root=root))
+    work_dir = str(tmp_path / 'train')
+    assert _tool('train').main([str(config), '--work-dir', work_dir]) == 0
+
+    rows = _json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
+    losses = [r['loss'] for r in rows if 'loss' in r]
+    assert len(losses) == 24
+    assert np.mean(losses[-4:]) < 0.92 * np.mean(losses[:4]), losses
+    metrics = [r for r in rows if 'coco/bbox_mAP' in r]
+    assert len(metrics) == 3  # COCO evaluation every epoch
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
+        assert all(0.0 <= r[key] <= 1.0 for r in metrics)
+    best = [f for f in os.listdir(work_dir) if f.startswith('best_coco_bbox_mAP_epoch_')]
+    assert len(best) == 1
+    best_epoch = int(best[0][len('best_coco_bbox_mAP_epoch_'):-len('.pth')])
+    for name in ('val_predictions.png', 'loss.png', 'val_metrics.png'):
+        assert osp.getsize(osp.join(work_dir, name)) > 10_000, name
+
+    # tools/test.py reloads the best checkpoint and reproduces its validation metrics
+    ckpt, preds = osp.join(work_dir, best[0]), str(tmp_path / 'preds.pkl')
+    test_dir = str(tmp_path / 'test')
+    assert _tool('test').main([str(config), ckpt, '--work-dir', test_dir, '--out', preds]) == 0
+    tested = _json_rows(test_dir, '*.json')[-1]
+    logged = metrics[best_epoch - 1]
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/bbox_mAP_s'):
+        assert tested[key] == logged[key], key
+    assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > 10_000
+    # ... and the dumped predictions are those of the checkpoint loaded with mmdet's own API
+    from mmdet.apis import inference_detector, init_detector
+
+    from mmbackbones.engine import training_checkpoint_globals
+    with open(preds, 'rb') as f:
+        dumped = pickle.load(f)
+    assert len(dumped) == 16
+    with training_checkpoint_globals():  # mmengine's checkpoints under weights_only=True
+        model = init_detector(str(config), ckpt, device='cpu')
+    result = inference_detector(model, dumped[0]['img_path']).pred_instances
+    assert len(result.bboxes) > 0
+    torch.testing.assert_close(result.bboxes, dumped[0]['pred_instances']['bboxes'],
+                               atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(result.scores, dumped[0]['pred_instances']['scores'],
+                               atol=1e-5, rtol=1e-4)
+
+
+def test_mmdet_config_without_mmdet_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import mmengine.config.config as mmengine_config
+    monkeypatch.setattr(mmengine_config, 'is_installed', lambda package: False)
+    monkeypatch.chdir(ROOT)
+    assert _tool('train').main([RETINANET]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: {RETINANET} needs mmdet, which is not installed: '
+                   'bash tools/install.sh --with-mmdet']
+
+
+def test_broken_mmdet_install_says_what_to_install(monkeypatch):
+    from mmengine.config import Config
+
+    from mmbackbones.engine import config as engine_config
+    cfg = Config(dict(default_scope='mmdet'))
+    if importlib.util.find_spec('mmdet') is None:
+        with pytest.raises(engine_config.ConfigError, match='mmdet is not installed: bash tools/'):
+            engine_config.check_scope_installed(cfg, 'x.py')
+        return
+
+    def fail(name):
+        raise ImportError(f'{name}: libmmcv_ext.so: cannot open shared object file')
+
+    monkeypatch.setattr(engine_config.importlib, 'import_module', fail)
+    with pytest.raises(engine_config.ConfigError,
+                       match=r'mmdet.models cannot be imported .*install: bash tools/install.sh '
+                             '--with-mmdet'):
+        engine_config.check_scope_installed(cfg, 'x.py')

@@ -2,6 +2,7 @@
 # (real 8x8 digits, upscaled to 16-40 px), 2-6 per 128x128 canvas with clutter, 10 classes,
 # 3,000 train / 500 val images, COCO boxes from the digits' ink. Written under data_root on
 # first use by mmbackbones.DigitCanvasDataset (mmbackbones/datasets/digit_canvas.py): no download.
+# Another data_root: change it in the datasets and in val_evaluator.ann_file.
 dataset_type = 'mmbackbones.DigitCanvasDataset'
 data_root = 'data/digit_det/'
 backend_args = None
@@ -22,7 +23,7 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,
     # the canvases are small PNGs: the main process loads them faster than worker processes
     num_workers=0,
     persistent_workers=False,
