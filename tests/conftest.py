@@ -82,6 +82,17 @@ def load_into_ours(path, **cfg) -> nn.Module:
     return model.eval()
 
 
+def load_tool(path: str):
+    """Import ``tools/<path>`` (e.g. ``'train.py'``) as a module, to call its ``main(argv)``."""
+    import os.path as osp
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    name = osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(root, 'tools', path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def why_no_mmdet() -> str | None:
     """Why mmdetection cannot be used here, or None when it can."""
     if not has_module('mmdet'):

@@ -21,7 +21,7 @@ import pytest
 from mmbackbones.datasets import digit_canvas
 from mmbackbones.datasets.digit_canvas import generate, prepare_digit_canvas, source_digits
 
-from conftest import requires_mmdet
+from conftest import load_tool, requires_mmdet
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = dict(num_train=24, num_val=12)
@@ -227,14 +227,6 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _json_rows(work_dir: str, pattern: str) -> list[dict]:
     import glob
     path = sorted(glob.glob(osp.join(work_dir, '*', pattern)))[-1]
@@ -252,7 +244,7 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
     config = tmp_path / 'tiny_retinanet.py'
     config.write_text(TINY_DET.format(config=RETINANET, root=root))
     work_dir = str(tmp_path / 'train')
-    assert _tool('train').main([str(config), '--work-dir', work_dir]) == 0
+    assert load_tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
 
     rows = _json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
     losses = [r['loss'] for r in rows if 'loss' in r]
@@ -271,7 +263,8 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
     # tools/test.py reloads the best checkpoint and reproduces its validation metrics
     ckpt, preds = osp.join(work_dir, best[0]), str(tmp_path / 'preds.pkl')
     test_dir = str(tmp_path / 'test')
-    assert _tool('test').main([str(config), ckpt, '--work-dir', test_dir, '--out', preds]) == 0
+    argv = [str(config), ckpt, '--work-dir', test_dir, '--out', preds]
+    assert load_tool('test.py').main(argv) == 0
     tested = _json_rows(test_dir, '*.json')[-1]
     logged = metrics[best_epoch - 1]
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/bbox_mAP_s'):
@@ -298,7 +291,7 @@ def test_mmdet_config_without_mmdet_says_what_to_install(tmp_path, monkeypatch, 
     import mmengine.config.config as mmengine_config
     monkeypatch.setattr(mmengine_config, 'is_installed', lambda package: False)
     monkeypatch.chdir(ROOT)
-    assert _tool('train').main([RETINANET]) == 2
+    assert load_tool('train.py').main([RETINANET]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f'error: {RETINANET} needs mmdet, which is not installed: '
                    'bash tools/install.sh --with-mmdet']
