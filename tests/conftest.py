@@ -93,18 +93,13 @@ def load_into_ours(path, **cfg) -> nn.Module:
     return model.eval()
 
 
-#: The optional tiers: the package a config scope (``mmdet::``) or test needs -> how to install it.
-TIER_INSTALL = {
-    'mmdet': 'bash tools/install.sh --with-mmdet',
-}
-
-
 def why_no_tier(package: str) -> str | None:
     """Why the optional tier ``package`` (e.g. ``'mmdet'``) cannot be used here, or None.
 
     The reason names the install command, so a skipped test says how to run it.
     """
-    install = TIER_INSTALL.get(package, f'pip install {package}')
+    from mmbackbones.engine.config import INSTALL_HINTS
+    install = INSTALL_HINTS.get(package, f'pip install {package}')
     if not has_module(package):
         return f'{package} is not installed ({install})'
     if not mmcv_ops_available():

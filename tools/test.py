@@ -4,6 +4,8 @@
     python tools/test.py configs/resnet/resnet18_8xb16_digits.py \
         work_dirs/resnet18_8xb16_digits/epoch_6.pth
     tools/dist_test.sh CONFIG CHECKPOINT 2
+    python tools/test.py configs/mmdet/digits/retinanet_r18_fpn_digits.py \
+        work_dirs/retinanet_r18_fpn_digits/best_coco_bbox_mAP_epoch_1.pth
 """
 from __future__ import annotations
 

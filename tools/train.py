@@ -2,9 +2,14 @@
 """Train a model from a config with mmengine's Runner (OpenMMLab command line).
 
     python tools/train.py configs/resnet/resnet18_8xb16_digits.py
+    python tools/train.py configs/mmdet/digits/retinanet_r18_fpn_digits.py   # mmdet tier
     python tools/train.py CONFIG --work-dir work_dirs/run1 --resume
     python tools/train.py CONFIG --cfg-options train_cfg.max_epochs=5 model.backbone.depth=34
     tools/dist_train.sh CONFIG 2            # torchrun; gloo on CPU, nccl on GPU
+
+Our configs run in the ``mmbackbones`` scope; mmdetection configs (``configs/mmdet/``, bases
+``mmdet::...``, ``default_scope='mmdet'``) run in mmdet's, with its registries, CocoMetric and
+visualizer. Without mmdet (and full mmcv) such a config stops with one line saying what to install.
 """
 from __future__ import annotations
 

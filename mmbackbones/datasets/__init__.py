@@ -1,8 +1,26 @@
 """Datasets for training around our backbones (registered in ``mmbackbones.registry.DATASETS``).
 
-Importing this package imports mmpretrain; the registry imports it on first use, so
-``import mmbackbones`` stays light.
+Importing this package imports mmpretrain (and mmdet, where it can be imported); the registry
+imports it on first use, so ``import mmbackbones`` stays light. The digit canvas generator
+(:mod:`.digit_canvas`) needs only numpy, Pillow and scikit-learn.
 """
+from .digit_canvas import prepare_digit_canvas
 from .digits import DigitsDataset, prepare_digits
 
-__all__ = ['DigitsDataset', 'prepare_digits']
+__all__ = ['DigitsDataset', 'prepare_digits', 'prepare_digit_canvas']
+
+
+def _mmdet_usable() -> bool:
+    import importlib.util
+    if importlib.util.find_spec('mmdet') is None:
+        return False
+    try:  # mmdet needs full mmcv (compiled ops), not mmcv-lite
+        import mmcv.ops  # noqa: F401
+        return True
+    except (ImportError, OSError):
+        return False
+
+
+if _mmdet_usable():
+    from .digit_det import DigitCanvasDataset  # noqa: F401
+    __all__ += ['DigitCanvasDataset']

@@ -5,9 +5,16 @@ from .checkpoint import (
     remove_stale_temp_files,
     training_checkpoint_globals,
 )
-from .hooks import AtomicCheckpointHook, CurvePlotHook, ProgressBarHook, RNGStateHook
+from .hooks import (
+    AtomicCheckpointHook,
+    CurvePlotHook,
+    PredictionPlotHook,
+    ProgressBarHook,
+    RNGStateHook,
+)
 
 __all__ = [
-    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CurvePlotHook', 'ProgressBarHook',
-    'RNGStateHook', 'atomic_write_path', 'remove_stale_temp_files', 'training_checkpoint_globals'
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CurvePlotHook', 'PredictionPlotHook',
+    'ProgressBarHook', 'RNGStateHook', 'atomic_write_path', 'remove_stale_temp_files',
+    'training_checkpoint_globals'
 ]

@@ -2,14 +2,17 @@
 
 ``tools/train.py`` and ``tools/test.py`` print a :class:`ConfigError` as ``error: <message>``
 without a traceback: a missing config file, a ``--cfg-options`` key that names nothing in the
-config (mmengine would silently add it), a run length that is not a positive int, and a dataset
-folder that does not exist. :func:`fit_schedule` keeps every shipped schedule valid for any run
-length (``--cfg-options train_cfg.max_epochs=1``).
+config (mmengine would silently add it), a run length that is not a positive int, a dataset
+folder that does not exist, and a config of another OpenMMLab library (``mmdet::`` bases,
+``default_scope='mmdet'``) that is not installed. :func:`fit_schedule` keeps every shipped
+schedule valid for any run length (``--cfg-options train_cfg.max_epochs=1``).
 """
 from __future__ import annotations
 
 import difflib
 import glob
+import importlib
+import importlib.util
 import inspect
 import os.path as osp
 import warnings
@@ -20,6 +23,10 @@ from mmengine.config import Config
 
 class ConfigError(ValueError):
     """A user-facing configuration mistake; the message says what to change."""
+
+
+#: How to install the library that a config's ``<package>::`` bases or default scope need.
+INSTALL_HINTS = {'mmdet': 'bash tools/install.sh --with-mmdet'}
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -45,8 +52,13 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         raise ConfigError(f'config file {path!r} does not exist.{hint}')
     try:
         cfg = Config.fromfile(path)
+    except ModuleNotFoundError as err:  # `_base_ = 'mmdet::...'` without mmdet
+        package = err.name or str(err).split()[0]
+        raise ConfigError(f'{path} needs {package}, which is not installed: '
+                          f'{INSTALL_HINTS.get(package, f"pip install {package}")}') from err
     except (FileNotFoundError, SyntaxError, KeyError) as err:
         raise ConfigError(f'cannot read config {path!r}: {type(err).__name__}: {err}') from err
+    check_scope_installed(cfg, path)
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
@@ -98,6 +110,32 @@ def fit_schedule(cfg: Config) -> None:
             continue
         kept.append(scheduler)
     cfg.param_scheduler = kept
+
+
+def check_scope_installed(cfg: Config, path: str = 'the config') -> None:
+    """Raise :class:`ConfigError` when the library of ``cfg.default_scope`` cannot build models.
+
+    mmdet imports without full mmcv, then fails deep inside the Runner on its first compiled op;
+    importing ``<scope>.models`` here turns that into one line that says what to install.
+
+    Args:
+        cfg: The loaded config.
+        path: The config file, for the message.
+    """
+    scope = cfg.get('default_scope')
+    if scope in (None, 'mmbackbones', 'mmengine'):
+        return
+    hint = INSTALL_HINTS.get(scope, f'pip install {scope}')
+    if importlib.util.find_spec(scope) is None:
+        raise ConfigError(f"{path} runs in default_scope={scope!r} and {scope} is not "
+                          f'installed: {hint}')
+    if importlib.util.find_spec(f'{scope}.models') is None:
+        return
+    try:
+        importlib.import_module(f'{scope}.models')
+    except Exception as err:  # noqa: BLE001 - any failure here means a broken install
+        raise ConfigError(f"{path} runs in default_scope={scope!r} and {scope}.models cannot be "
+                          f'imported ({type(err).__name__}: {err}); install: {hint}') from err
 
 
 # Dicts the Runner reads without a ``type``, and the arguments each accepts.

@@ -302,3 +302,96 @@ class ProgressBarHook(Hook):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+@HOOKS.register_module()
+class PredictionPlotHook(Hook):
+    """Draw the predictions on the first ``num_images`` images of each evaluation as one PNG in
+    the work dir, next to the curves: ``val_predictions.png`` (rewritten after every validation)
+    and ``test_predictions.png`` (``tools/test.py``).
+
+    Each row is one image, drawn by the runner's visualizer (mmdet's ``DetLocalVisualizer`` in
+    mmdet configs: ground truth on the left, predictions on the right), enlarged ``scale`` times
+    so that labels on small images stay readable.
+
+    Args:
+        num_images: Images drawn, the first of the evaluation set.
+        scale: Enlargement of each image (boxes are scaled with it).
+        draw_gt: Also draw the ground truth.
+        out_dir: Folder of the PNG; the run's work dir when None.
+        **draw_kwargs: Passed to the visualizer's ``add_datasample`` (``pred_score_thr=0.3``).
+
+    Example:
+        >>> custom_hooks = [dict(type='mmbackbones.PredictionPlotHook', num_images=4)]
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, num_images: int = 4, scale: float = 3.0, draw_gt: bool = True,
+                 out_dir: Optional[str] = None, **draw_kwargs) -> None:
+        if not isinstance(num_images, int) or num_images < 1:
+            raise ValueError(f'num_images={num_images!r} must be a positive int.')
+        if not scale > 0:
+            raise ValueError(f'scale={scale!r} must be positive.')
+        self.num_images = num_images
+        self.scale = float(scale)
+        self.draw_gt = draw_gt
+        self.out_dir = out_dir
+        self.draw_kwargs = draw_kwargs
+        self._rows: list[np.ndarray] = []
+
+    def before_val_epoch(self, runner) -> None:
+        self._rows = []
+
+    def before_test_epoch(self, runner) -> None:
+        self._rows = []
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._draw(runner, outputs)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._draw(runner, outputs)
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        self._save(runner, 'val_predictions.png')
+
+    def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        self._save(runner, 'test_predictions.png')
+
+    def _draw(self, runner, outputs) -> None:
+        if not is_main_process() or len(self._rows) >= self.num_images:
+            return
+        import mmcv
+        for sample in outputs or []:
+            if len(self._rows) >= self.num_images:
+                break
+            image = mmcv.imread(sample.img_path, channel_order='rgb')
+            sample = sample.clone()
+            if self.scale != 1.0:
+                image = mmcv.imrescale(image, self.scale, interpolation='nearest')
+            # predictions are in the original image's pixels, ground truth in the resized input's
+            gt_factor = np.asarray(sample.metainfo.get('scale_factor', (1.0, 1.0)))
+            for field, factor in (('pred_instances', self.scale),
+                                  ('gt_instances', self.scale / np.tile(gt_factor, 2))):
+                instances = sample.get(field)
+                if instances is not None and 'bboxes' in instances:
+                    instances.bboxes = instances.bboxes * instances.bboxes.new_tensor(factor)
+            runner.visualizer.add_datasample(
+                osp.basename(sample.img_path), image, data_sample=sample,
+                draw_gt=self.draw_gt and 'gt_instances' in sample, draw_pred=True, show=False,
+                **self.draw_kwargs)
+            self._rows.append(runner.visualizer.get_image())
+
+    def _save(self, runner, filename: str) -> None:
+        if not is_main_process() or not self._rows:
+            return
+        from PIL import Image
+        width = max(r.shape[1] for r in self._rows)
+        rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in self._rows]
+        out_dir = self.out_dir or runner.work_dir
+        os.makedirs(out_dir, exist_ok=True)
+        path = osp.join(out_dir, filename)
+        tmp = f'{path}.tmp{os.getpid()}.png'
+        Image.fromarray(np.concatenate(rows, axis=0)).save(tmp)
+        os.replace(tmp, path)
+        self._rows = []

@@ -1,0 +1,16 @@
+#!/usr/bin/env python
+"""Write the digit canvas detection set ahead of training (it is otherwise written on first use).
+
+    python tools/misc/prepare_digit_canvas.py                   # data/digit_det
+    python tools/misc/prepare_digit_canvas.py data/digit_det --masks
+"""
+import os.path as osp
+import sys
+
+# Run from a checkout without `pip install -e .`: import this checkout's mmbackbones.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmbackbones.datasets.digit_canvas import main  # noqa: E402
+
+if __name__ == '__main__':
+    sys.exit(main())
