@@ -95,6 +95,8 @@ def load_state_dict_report(model: nn.Module, state_dict: dict, checkpoint: str =
         raise ValueError(f'min_match={min_match!r} must be in [0, 1].')
     own_state = model.state_dict()
     state_dict, used_prefix = _select_prefix(model, state_dict, set(own_state), prefix)
+    from ..deploy.fuse import check_deploy_state  # folded and unfolded never mix
+    check_deploy_state(model, state_dict)
     report = LoadReport(checkpoint=checkpoint, prefix=used_prefix)
     to_load = {}
     for key, value in state_dict.items():

@@ -309,6 +309,11 @@ class ResNet(BaseBackbone):
             out[new] = value
         return out
 
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """The stem's (conv, norm) pair for conv-BN folding; the deep stem is a Sequential, whose
+        neighbours the folding engine pairs itself."""
+        return [] if self.deep_stem else [('conv1', self.norm1_name)]
+
 
 @MODELS.register_module()
 class ResNetV1c(ResNet):

@@ -363,6 +363,10 @@ class ResNet3d(BaseBackbone):
             out[key] = value
         return out
 
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """The stem's (conv, norm) pair for conv-BN folding (:mod:`mmbackbones.deploy.fuse`)."""
+        return [('conv1', self.norm1_name)]
+
 
 def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int, ...], ...]:
     """mmaction2's per-stage, per-block 0/1 pattern: an int for all, per stage an int or one entry
