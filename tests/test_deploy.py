@@ -189,17 +189,10 @@ def test_explicit_bf16_on_emulating_cpu_warns(monkeypatch):
 def _activation_peak(model: nn.Module, x: torch.Tensor) -> int:
     """Peak bytes allocated during forward + backward beyond what existed before (weights and
     their already-allocated grads), from the profiler's memory events: deterministic on CPU."""
-    from torch.profiler import ProfilerActivity, profile
+    from mmbackbones.analysis import peak_allocated_bytes
     model.train()
     model(x)[-1].mean().backward()  # grads exist before the measured step
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        model(x)[-1].mean().backward()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']
-    current = peak = 0
-    for event in sorted(events, key=lambda e: e.start_ns()):
-        current += event.nbytes()
-        peak = max(peak, current)
-    return peak
+    return peak_allocated_bytes(lambda: model(x)[-1].mean().backward())
 
 
 def test_with_cp_halves_activation_memory_of_resnet50():
@@ -280,3 +273,58 @@ def trained_digits(tmp_path_factory):
 def _neck_head(model: nn.Module, feats) -> torch.Tensor:
     """Logits from backbone features: the classifier's pooling neck and linear head (fp32)."""
     return model.head(model.neck(feats))
+
+
+# ---------------------------------------------------------------- training fast paths
+def test_cpu_amp_wrapper_autocasts_to_bf16(monkeypatch):
+    from mmbackbones.engine import CPUAmpOptimWrapper
+    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx512_bf16'}))
+    layer = nn.Linear(4, 4)
+    wrapper = CPUAmpOptimWrapper(optimizer=torch.optim.SGD(layer.parameters(), lr=0.1))
+    with wrapper.optim_context(layer):
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+    assert layer(torch.randn(2, 4)).dtype == torch.float32
+
+
+def test_cpu_amp_refused_where_bf16_is_emulated(monkeypatch):
+    from mmengine.config import Config
+
+    from mmbackbones.engine import CPUAmpOptimWrapper, apply_fast_paths
+    from mmbackbones.engine.config import ConfigError
+    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx2'}))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1))))
+    with pytest.raises(ConfigError, match='no native bf16.*optim_wrapper.force=True'):
+        apply_fast_paths(cfg, amp=True)
+    optimizer = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+    with pytest.raises(ConfigError, match='emulated'):
+        CPUAmpOptimWrapper(optimizer=optimizer)
+    CPUAmpOptimWrapper(optimizer=optimizer, force=True)  # forced: allowed
+    cfg.optim_wrapper.force = True
+    notes = apply_fast_paths(cfg, amp=True, channels_last=True, compile=True,
+                             efficient_conv_bn_eval=True)
+    assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper' and len(notes) == 4
+    assert cfg.custom_hooks == [dict(type='ChannelsLastHook')]
+    assert cfg.compile is True and cfg.efficient_conv_bn_eval == ['backbone']
+
+
+def test_channels_last_hook_converts_model_and_backbone_input():
+    from types import SimpleNamespace
+
+    from mmbackbones.engine import ChannelsLastHook
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = ResNet(depth=18, out_indices=(3, ))
+
+        def forward(self, x):
+            return self.backbone(x)
+
+    model = Classifier()
+    seen = []
+    model.backbone.conv1.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    ChannelsLastHook().before_train(SimpleNamespace(model=model))
+    assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    model(torch.randn(2, 3, 32, 32))
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)

@@ -37,10 +37,15 @@ def backbone_cfg(spec: str) -> tuple[str, dict]:
         if model_cfg is None:
             raise BuildError(f'{spec}: the config has no `model`.')
         return osp.splitext(osp.basename(spec))[0], dict(model_cfg.get('backbone', model_cfg))
-    obj = MODELS.get(spec)
+    try:
+        obj = MODELS.get(spec)
+    except KeyError as err:  # our registry explains what it has
+        obj, why = None, f' ({err.args[0]})'
+    else:
+        why = ''
     if obj is None:
         raise BuildError(f'{spec!r} is neither a config file nor a registered model; see '
-                         'python tools/misc/list_models.py.')
+                         f'python tools/misc/list_models.py{why}.')
     return spec, dict(type=spec, **(dict(obj.example_args) if isinstance(obj, type) else {}))
 
 

@@ -70,6 +70,16 @@ def dynamic_dims(ndim: int) -> dict[int, object]:
     return {i: dim for i in [0] + list(range(2, ndim))}
 
 
+def trace_input(x: torch.Tensor, dynamic: bool) -> torch.Tensor:
+    """The input to trace with: for a dynamic export, dims of size 1 become 2 (torch.export
+    specialises a dim whose example size is 0 or 1 instead of keeping it dynamic)."""
+    if not dynamic:
+        return x
+    dims = dynamic_dims(x.dim())
+    shape = [max(2, s) if i in dims else s for i, s in enumerate(x.shape)]
+    return x if list(x.shape) == shape else torch.randn(*shape)
+
+
 def second_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """Another input shape to verify a dynamic export with: batch + 1, spatial + 32."""
     return (shape[0] + 1, shape[1], *(s + 32 if i >= len(shape) - 2 else s
@@ -136,7 +146,8 @@ def _export_onnx(model: nn.Module, x: torch.Tensor, dynamic: bool, tmp: str) -> 
     with torch.no_grad():
         n_out = len(outputs_tuple(model(x)))
     kwargs = dict(dynamic_shapes=(dynamic_dims(x.dim()), )) if dynamic else {}
-    program = torch.onnx.export(model, (x, ), dynamo=True, input_names=['input'],
+    program = torch.onnx.export(model, (trace_input(x, dynamic), ), dynamo=True,
+                                input_names=['input'],
                                 output_names=[f'out{i}' for i in range(n_out)], **kwargs)
     program.save(tmp)
     proto = onnx.load(tmp)
@@ -164,7 +175,7 @@ def _run_torchscript(path: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 def _export_program(model: nn.Module, x: torch.Tensor, dynamic: bool, tmp: str) -> None:
     kwargs = dict(dynamic_shapes=(dynamic_dims(x.dim()), )) if dynamic else {}
-    program = torch.export.export(model, (x, ), **kwargs)
+    program = torch.export.export(model, (trace_input(x, dynamic), ), **kwargs)
     torch.export.save(program, tmp)
 
 

@@ -46,14 +46,18 @@ import argparse
 import ast
 import os.path as osp
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 
-import mmbackbones  # noqa: F401  (registers every backbone)
-from mmbackbones.registry import MODELS
+# Run from a checkout without `pip install -e .`: import this checkout's mmbackbones.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import mmbackbones  # noqa: E402, F401  (registers every backbone)
+from mmbackbones.deploy.build import backbone_cfg, parse_overrides  # noqa: E402
+from mmbackbones.registry import MODELS  # noqa: E402
 
 # The same architecture elsewhere, by our registered name: timm model name, torchvision model
 # name, mmpretrain backbone config. Extend as families are added; --timm/--torchvision/
@@ -115,15 +119,7 @@ def parse_args() -> argparse.Namespace:
 
 # ---------------------------------------------------------------- building
 def build_ours(spec: str, extra: dict) -> tuple[str, nn.Module]:
-    if spec.endswith('.py') and osp.isfile(spec):
-        from mmengine.config import Config
-        model_cfg = Config.fromfile(spec).model
-        cfg = dict(model_cfg.get('backbone', model_cfg))
-        label = osp.splitext(osp.basename(spec))[0]
-    else:
-        obj = MODELS.get(spec)
-        cfg = dict(type=spec, **(dict(obj.example_args) if isinstance(obj, type) else {}))
-        label = spec
+    label, cfg = backbone_cfg(spec)
     cfg.update(extra)
     return label, MODELS.build(cfg)
 
@@ -237,24 +233,9 @@ class Runner:
 
     def peak_memory(self, train: bool) -> float:
         """Peak bytes allocated during one step, beyond what was allocated before it."""
+        from mmbackbones.analysis import peak_allocated_bytes
         self.step(train)  # optimizer state exists before the measured step
-        device = self.x.device
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-            before = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            self.step(train)
-            torch.cuda.synchronize(device)
-            return torch.cuda.max_memory_allocated(device) - before
-        from torch.profiler import ProfilerActivity, profile
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            self.step(train)
-        events = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']
-        current = peak = 0
-        for event in sorted(events, key=lambda e: e.start_ns()):
-            current += event.nbytes()
-            peak = max(peak, current)
-        return peak
+        return peak_allocated_bytes(lambda: self.step(train), self.x.device)
 
 
 def _sync(device: torch.device) -> None:
@@ -408,15 +389,7 @@ def main() -> None:
     args = parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    extra = {}
-    for item in args.args:
-        key, sep, value = item.partition('=')
-        if not sep:
-            raise ValueError(f'--args entry {item!r} must be KEY=VALUE.')
-        try:
-            extra[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[key] = value
+    extra = parse_overrides(args.args)
     torch.manual_seed(0)
     for spec in args.models:
         benchmark(spec, args, extra)
