@@ -30,7 +30,9 @@ setup(
     extras_require={
         'lite': read_requirements('mminstall.txt'),
         'train': read_requirements('train.txt'),
-        'tests': read_requirements('tests.txt') + read_requirements('train.txt'),
+        'deploy': read_requirements('deploy.txt'),
+        'tests': (read_requirements('tests.txt') + read_requirements('train.txt') +
+                  read_requirements('deploy.txt')),
     },
     license='Apache-2.0',
     zip_safe=False,

@@ -33,7 +33,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='resume from this checkpoint, or (no value) from the latest '
                         'checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (needs a GPU)')
+                        help='mixed precision: fp16 AmpOptimWrapper on a GPU; bf16 autocast on a '
+                        'CPU with native bf16 (refused where it would be emulated)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='weights and inputs in channels-last memory layout')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the train step (mmengine compile)')
+    parser.add_argument('--efficient-conv-bn-eval', action='store_true',
+                        help="mmengine's efficient conv-BN evaluation in the backbone (saves "
+                        'memory where BN is in eval mode: frozen stages, norm_eval=True)')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -52,8 +60,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace):
     """The config of this run: file, ``--cfg-options``, then the other flags."""
-    import torch
-
     from mmbackbones.engine.config import ConfigError, check_dataset_paths, load_config
     from mmbackbones.engine.launch import setup_launcher
 
@@ -64,12 +70,7 @@ def build_config(args: argparse.Namespace):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    if args.amp:
-        if not torch.cuda.is_available():
-            raise ConfigError('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper); this '
-                              'machine has none.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    apply_training_options(cfg, args)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
@@ -85,6 +86,15 @@ def build_config(args: argparse.Namespace):
     check_dataset_paths(cfg, used)
     setup_launcher(cfg, args.launcher)
     return cfg
+
+
+def apply_training_options(cfg, args: argparse.Namespace) -> None:
+    """--amp, --channels-last, --compile, --efficient-conv-bn-eval (mmbackbones.engine)."""
+    from mmbackbones.engine import apply_fast_paths
+    for note in apply_fast_paths(cfg, amp=args.amp, channels_last=args.channels_last,
+                                 compile=args.compile,
+                                 efficient_conv_bn_eval=args.efficient_conv_bn_eval):
+        print(note)
 
 
 def main(argv=None) -> int:

@@ -56,6 +56,8 @@ def load_state_dict_report(model: nn.Module, state_dict: dict, checkpoint: str =
     check_min_match(min_match)
     own_state = model.state_dict()
     match = match_checkpoint(model, state_dict, prefix)
+    from ..deploy.fuse import check_deploy_state  # folded and unfolded never mix
+    check_deploy_state(model, match.state_dict)
     report = LoadReport(checkpoint=checkpoint, prefix=match.prefix, layout=match.layout)
     to_load = {}
     for key, value in match.state_dict.items():

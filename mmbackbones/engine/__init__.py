@@ -5,6 +5,7 @@ from .checkpoint import (
     remove_stale_temp_files,
     training_checkpoint_globals,
 )
+from .fast_paths import ChannelsLastHook, CPUAmpOptimWrapper, apply_fast_paths
 from .hooks import (
     AtomicCheckpointHook,
     CurvePlotHook,
@@ -14,7 +15,7 @@ from .hooks import (
 )
 
 __all__ = [
-    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CurvePlotHook', 'PredictionPlotHook',
-    'ProgressBarHook', 'RNGStateHook', 'atomic_write_path', 'remove_stale_temp_files',
-    'training_checkpoint_globals'
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'ChannelsLastHook', 'CPUAmpOptimWrapper',
+    'CurvePlotHook', 'PredictionPlotHook', 'ProgressBarHook', 'RNGStateHook', 'apply_fast_paths',
+    'atomic_write_path', 'remove_stale_temp_files', 'training_checkpoint_globals'
 ]

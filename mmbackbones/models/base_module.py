@@ -1,6 +1,7 @@
 """Weight initialisation shared by every mmbackbones module (backbones and necks)."""
 from __future__ import annotations
 
+import torch.nn as nn
 from mmengine.model import BaseModule
 
 
@@ -42,3 +43,32 @@ class PretrainedInitModule(BaseModule):
 
     def _after_init_weights(self) -> None:
         """Hook for module-specific init after the random init (e.g. zero-init residuals)."""
+
+    # ---------------------------------------------------------------- deploy mode
+    @property
+    def deployed(self) -> bool:
+        """Whether :meth:`switch_to_deploy` folded this module (inference only)."""
+        from ..deploy.fuse import is_deployed
+        return is_deployed(self)
+
+    def switch_to_deploy(self):
+        """Fold every BatchNorm into the conv it follows, for inference (mmdeploy's hook name).
+
+        Pairs are those the model declares (``conv_norm_pairs``, Sequential neighbours, mmcv
+        ``ConvModule``); GN/LN and anything not foldable stay and are listed in the returned
+        :class:`~mmbackbones.deploy.fuse.FuseReport`. Afterwards ``train()`` raises, and
+        checkpoints saved from this module load only into deployed modules.
+        """
+        from ..deploy.fuse import switch_to_deploy
+        return switch_to_deploy(self)
+
+    def train(self, mode: bool = True) -> nn.Module:
+        if mode and self.deployed:
+            from ..deploy.fuse import refuse_train
+            refuse_train(self)
+        return super().train(mode)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        from ..deploy.fuse import check_deploy_state
+        check_deploy_state(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

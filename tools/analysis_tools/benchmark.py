@@ -17,12 +17,28 @@ implementations are interleaved, repeat by repeat, so a machine shared with othe
 alike; each number is the median over ``--repeats``. Threads: torch's default
 (``torch.get_num_threads()``), unless ``--threads`` is given.
 
+Our backbone can run in several modes side by side (``--mode``, default ``eager``), each
+against the same anchors (the other libraries' default fp32 eager):
+
+* ``eager``: fp32, as built; trains too (``--amp``: the training step under bf16 autocast on a CPU
+  with native bf16 / fp16 on CUDA, channels-last, as ``tools/train.py --amp --channels-last``);
+* ``deploy``: :func:`mmbackbones.deploy.optimize` (BN folded, channels-last, bf16 where the hardware
+  has it natively), inference only;
+* ``compile``: ``deploy`` plus ``torch.compile``; its training step compiles the eager model;
+* ``onnxruntime``: exported with the dynamo ONNX exporter (BN folded, fp32) and run by onnxruntime
+  on ``torch.get_num_threads()`` threads, inference only (its memory is not visible to the
+  profiler: shown as -).
+
+The machine (CPU flags incl. native bf16, or GPU name) is printed with the table.
+
 Examples::
 
     python tools/analysis_tools/benchmark.py res2net50_26w_4s resnext50_32x4d
     python tools/analysis_tools/benchmark.py ResNet --args depth=101 --timm resnet101
     python tools/analysis_tools/benchmark.py configs/_base_/models/res2net50-w26-s4.py \\
         --batch-size 16 --input-size 224 --device cuda
+    python tools/analysis_tools/benchmark.py resnet50 --threads 2 --mode eager deploy \\
+        onnxruntime --amp
 """
 from __future__ import annotations
 
@@ -36,7 +52,7 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from mmbackbones import MODELS, build_model
+from mmbackbones.deploy.build import build_labelled, parse_overrides
 
 # The same architecture elsewhere, by our registered name: timm model name, torchvision model
 # name, mmpretrain backbone config. Extend as families are added; --timm/--torchvision/
@@ -56,8 +72,13 @@ EQUIVALENTS: dict[str, dict] = {
     'res2net50_v1b_26w_4s': dict(timm='res2net50d',
                                  mmpretrain=dict(type='Res2Net', depth=50, scales=4,
                                                  base_width=26)),
+    'vgg16': dict(timm='vgg16', torchvision='vgg16', mmpretrain=dict(type='VGG', depth=16)),
+    'vgg16_bn': dict(timm='vgg16_bn', torchvision='vgg16_bn',
+                     mmpretrain=dict(type='VGG', depth=16, norm_cfg=dict(type='BN'))),
+    'googlenet_tv': dict(torchvision='googlenet'),
 }
 LIBRARIES = ('timm', 'torchvision', 'mmpretrain')
+MODES = ('eager', 'deploy', 'compile', 'onnxruntime')
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,18 +104,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--timm', help='timm model name to compare with')
     parser.add_argument('--torchvision', help='torchvision model name to compare with')
     parser.add_argument('--mmpretrain', help='mmpretrain backbone config, a Python dict literal')
+    parser.add_argument('--mode', nargs='+', default=['eager'], choices=MODES,
+                        help='how ours runs (several: side by side); see the module docstring')
+    parser.add_argument('--amp', action='store_true',
+                        help='also time our training step under mixed precision (bf16 autocast '
+                        'on a CPU with native bf16, fp16 on CUDA) and channels-last')
     return parser.parse_args()
 
 
 # ---------------------------------------------------------------- building
 def build_ours(spec: str, extra: dict) -> tuple[str, nn.Module]:
-    """Our backbone: a config file's ``model.backbone`` (or ``model``), or a registered name; a
-    class name without arguments gets its ``example_args``."""
-    if spec.endswith('.py'):
-        return osp.splitext(osp.basename(spec))[0], build_model(spec, part='backbone', **extra)
-    obj = MODELS.get(spec)
-    example = dict(obj.example_args) if isinstance(obj, type) else {}
-    return spec, build_model(spec, **{**example, **extra})
+    """Our backbone: a config file's ``model.backbone`` (or ``model``), or a registered name."""
+    return build_labelled(spec, extra)
 
 
 class _Features(nn.Module):
@@ -119,9 +140,11 @@ def build_theirs(library: str, what) -> nn.Module:
     if library == 'torchvision':
         import torchvision
         model = getattr(torchvision.models, what)(weights=None)
-        if hasattr(model, 'fc') and hasattr(model, 'avgpool'):  # ResNet family: drop the head
+        if hasattr(model, 'features'):  # VGG: the conv stack
+            model = model.features
+        elif hasattr(model, 'fc') and hasattr(model, 'avgpool'):  # ResNet, GoogLeNet: no head
             model = nn.Sequential(*[m for n, m in model.named_children()
-                                    if n not in ('avgpool', 'fc')])
+                                    if n not in ('avgpool', 'dropout', 'fc', 'aux1', 'aux2')])
         return _Features(model, lambda m, x: m(x))
     if library == 'mmpretrain':
         import mmpretrain.models  # noqa: F401  (registers mmpretrain's backbones)
@@ -163,18 +186,30 @@ def last_output(out) -> torch.Tensor:
 class Runner:
     """One implementation: its model, optimizer and input, and one step of each mode."""
 
-    def __init__(self, name: str, model: nn.Module, x: torch.Tensor) -> None:
+    def __init__(self, name: str, model: nn.Module, x: torch.Tensor, *,
+                 modes: tuple[str, ...] = ('infer', 'train'), params: int | None = None,
+                 train_model: nn.Module | None = None, autocast: torch.dtype | None = None,
+                 memory: bool = True) -> None:
         self.name = name
-        self.model = model.to(x.device)
+        self.model = model.to(x.device) if isinstance(model, nn.Module) else model
+        self.train_model = self.model if train_model is None else train_model
         self.x = x
-        self.params = sum(p.numel() for p in model.parameters())
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        self.modes = modes
+        self.memory = memory
+        self.autocast = autocast
+        self.params = params if params is not None else \
+            sum(p.numel() for p in model.parameters())
+        self.optimizer = torch.optim.SGD(self.train_model.parameters(), lr=1e-3, momentum=0.9) \
+            if 'train' in modes else None
 
     def step(self, train: bool) -> None:
         if train:
-            self.model.train()
+            self.train_model.train()
             self.optimizer.zero_grad(set_to_none=True)
-            last_output(self.model(self.x)).float().mean().backward()
+            with torch.autocast(self.x.device.type, dtype=self.autocast,
+                                enabled=self.autocast is not None):
+                loss = last_output(self.train_model(self.x)).float().mean()
+            loss.backward()
             self.optimizer.step()
         else:
             self.model.eval()
@@ -192,24 +227,9 @@ class Runner:
 
     def peak_memory(self, train: bool) -> float:
         """Peak bytes allocated during one step, beyond what was allocated before it."""
+        from mmbackbones.analysis import peak_allocated_bytes
         self.step(train)  # optimizer state exists before the measured step
-        device = self.x.device
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-            before = torch.cuda.memory_allocated(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            self.step(train)
-            torch.cuda.synchronize(device)
-            return torch.cuda.max_memory_allocated(device) - before
-        from torch.profiler import ProfilerActivity, profile
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-            self.step(train)
-        events = [e for e in prof.profiler.kineto_results.events() if e.name() == '[memory]']
-        current = peak = 0
-        for event in sorted(events, key=lambda e: e.start_ns()):
-            current += event.nbytes()
-            peak = max(peak, current)
-        return peak
+        return peak_allocated_bytes(lambda: self.step(train), self.x.device)
 
 
 def _sync(device: torch.device) -> None:
@@ -219,6 +239,7 @@ def _sync(device: torch.device) -> None:
 
 def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dict[str, float]:
     """Median seconds per iteration of each runner, runs interleaved repeat by repeat."""
+    runners = [r for r in runners if ('train' if train else 'infer') in r.modes]
     for runner in runners:
         for _ in range(args.warmup):
             runner.step(train)
@@ -244,7 +265,8 @@ def benchmark(spec: str, args: argparse.Namespace, extra: dict) -> None:
     if len(shape) == 5:
         shape[2] = args.frames
     x = torch.randn(*shape, device=device)
-    runners = [Runner(f'mmbackbones {label}', ours, x)]
+    runners = our_runners(label, ours, x, args)
+    n_ours = len(runners)
     for lib, what in others.items():
         runners.append(Runner(f'{lib} {what if isinstance(what, str) else what["type"]}',
                               build_theirs(lib, what), x))
@@ -257,45 +279,111 @@ def benchmark(spec: str, args: argparse.Namespace, extra: dict) -> None:
             results[name][f'{mode} img/s'] = args.batch_size / seconds
         if not args.no_memory:
             for runner in runners:
-                results[runner.name][f'{mode} MiB'] = runner.peak_memory(train) / 2**20
-    print_table(label, tuple(shape), runners, results, args)
+                if mode in runner.modes and runner.memory:
+                    results[runner.name][f'{mode} MiB'] = runner.peak_memory(train) / 2**20
+    print_table(label, tuple(shape), runners, results, args, n_ours)
+
+
+def our_runners(label: str, ours: nn.Module, x: torch.Tensor,
+                args: argparse.Namespace) -> list[Runner]:
+    """One runner per ``--mode`` (each on its own copy of the model), plus ``--amp``."""
+    import copy
+
+    from mmbackbones.deploy import optimize
+    params = sum(p.numel() for p in ours.parameters())
+    runners = []
+    for mode in args.mode:
+        model = copy.deepcopy(ours).to(x.device)
+        name = f'mmbackbones {label}' + ('' if mode == 'eager' else f' [{mode}]')
+        if mode == 'eager':
+            runners.append(Runner(name, model, x))
+        elif mode in ('deploy', 'compile'):
+            fast, record = optimize(model, compile=mode == 'compile')
+            print(f'  {name}: {record}')
+            train_model = torch.compile(copy.deepcopy(ours).to(x.device)) \
+                if mode == 'compile' else None
+            runners.append(Runner(f'{name} {record.precision}', fast, x, params=params,
+                                  train_model=train_model,
+                                  modes=('infer', 'train') if train_model else ('infer', )))
+        else:  # onnxruntime
+            runners.append(Runner(name, onnx_model(model, x), x, params=params,
+                                  modes=('infer', ), memory=False))
+    if args.amp:
+        from mmbackbones.deploy import choose_precision
+        precision, why = choose_precision('auto', x.device)
+        if precision == 'fp32':
+            print(f'  --amp: skipped: {why}')
+        else:
+            model = copy.deepcopy(ours).to(x.device)
+            memory_format = torch.channels_last_3d if x.dim() == 5 else torch.channels_last
+            model.to(memory_format=memory_format)
+            x_cl = x.contiguous(memory_format=memory_format)
+            dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
+            runners.append(Runner(f'mmbackbones {label} [amp {precision}]', model, x_cl,
+                                  modes=('train', ), autocast=dtype))
+    return runners
+
+
+def onnx_model(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """``model`` folded, exported to a temporary ONNX file, run by onnxruntime."""
+    import tempfile
+
+    from mmbackbones.deploy import OnnxBackbone, export
+    model.eval()
+    model.switch_to_deploy()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'model.onnx')
+        export(model, path, 'onnx', tuple(x.shape))
+        return OnnxBackbone(path, threads=torch.get_num_threads())
 
 
 def print_table(label: str, shape: tuple, runners: list[Runner], results: dict,
-                args: argparse.Namespace) -> None:
-    columns = list(results[runners[0].name])
+                args: argparse.Namespace, n_ours: int = 1) -> None:
+    from mmbackbones.deploy import hardware_summary
+    columns = list(dict.fromkeys(c for r in runners for c in results[r.name]))
     name_width = max(len(r.name) for r in runners) + 2
     print(f'\n{label}: input {shape}, device {args.device}, {torch.get_num_threads()} threads, '
           f'median of {args.repeats} x {args.iters} iterations (warm-up {args.warmup})')
+    print(f'machine: {hardware_summary(args.device)}')
+
+    def cells(row: dict, fmt) -> str:
+        return ''.join(f'{fmt(row[c]):>14}' if row.get(c) is not None else f'{"-":>14}'
+                       for c in columns)
+
     print(f'{"implementation":<{name_width}}{"params (M)":>12}' +
           ''.join(f'{c:>14}' for c in columns))
     for runner in runners:
-        row = results[runner.name]
         print(f'{runner.name:<{name_width}}{runner.params / 1e6:>12.3f}' +
-              ''.join(f'{row[c]:>14.1f}' for c in columns))
-    ours = results[runners[0].name]
-    for runner in runners[1:]:
-        theirs = results[runner.name]
-        print(f'{"ours / " + runner.name.split()[0]:<{name_width}}{"":>12}' +
-              ''.join(f'{ours[c] / theirs[c]:>14.3f}' if theirs[c] else f'{"-":>14}'
-                      for c in columns))
-    if len(runners) > 1:
-        print('(img/s ratio > 1: ours is faster; MiB ratio < 1: ours needs less memory)')
+              cells(results[runner.name], lambda v: f'{v:.1f}'))
+    anchors = runners[n_ours:]
+    if not anchors:
+        return
+    # the fastest anchor per column (highest img/s, lowest MiB)
+    best = {}
+    for c in columns:
+        values = [results[a.name][c] for a in anchors if results[a.name].get(c)]
+        if values:
+            best[c] = min(values) if c.endswith('MiB') else max(values)
+    for ours in runners[:n_ours]:
+        mine = results[ours.name]
+        for anchor in anchors:
+            theirs = results[anchor.name]
+            ratios = {c: mine[c] / theirs[c] for c in columns if mine.get(c) and theirs.get(c)}
+            tag = ours.name[len('mmbackbones '):]
+            print(f'{tag + " / " + anchor.name.split()[0]:<{name_width}}{"":>12}' +
+                  cells(ratios, lambda v: f'{v:.3f}'))
+        ratios = {c: mine[c] / best[c] for c in columns if mine.get(c) and best.get(c)}
+        tag = ours.name[len('mmbackbones '):]
+        print(f'{tag + " / fastest":<{name_width}}{"":>12}' + cells(ratios, lambda v: f'{v:.3f}'))
+    print('(img/s ratio > 1: ours is faster; MiB ratio < 1: ours needs less memory; '
+          '"fastest": the best anchor in that column)')
 
 
 def main() -> None:
     args = parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    extra = {}
-    for item in args.args:
-        key, sep, value = item.partition('=')
-        if not sep:
-            raise ValueError(f'--args entry {item!r} must be KEY=VALUE.')
-        try:
-            extra[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[key] = value
+    extra = parse_overrides(args.args)
     torch.manual_seed(0)
     for spec in args.models:
         benchmark(spec, args, extra)

@@ -110,6 +110,13 @@ class Bottle2neck(Bottleneck):
         out = self.norm3(self.conv3(out))
         return self._plugins(out, 'after_conv3')
 
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """(conv, norm) pairs for conv-BN folding: conv1, each split's ``convs.i``/``bns.i``,
+        conv3."""
+        return ([('conv1', self.norm1_name)] +
+                [(f'convs.{i}', f'bns.{i}') for i in range(len(self.convs))] +
+                [('conv3', self.norm3_name)])
+
 
 @MODELS.register_module()
 class Res2Net(ResNet):

@@ -172,6 +172,10 @@ class BasicBlock(_ResBlock):
         out = self.norm2(self.conv2(out))
         return self._plugins(out, 'after_conv2')
 
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """(conv, norm) pairs for conv-BN folding (:mod:`mmbackbones.deploy.fuse`)."""
+        return [('conv1', self.norm1_name), ('conv2', self.norm2_name)]
+
 
 class Bottleneck(_ResBlock):
     """1x1 reduce, 3x3 (grouped for ResNeXt, deformable with ``dcn``), 1x1 expand.
@@ -266,6 +270,11 @@ class Bottleneck(_ResBlock):
         out = self._plugins(out, 'after_conv2')
         out = self.norm3(self.conv3(out))
         return self._plugins(out, 'after_conv3')
+
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """(conv, norm) pairs for conv-BN folding (:mod:`mmbackbones.deploy.fuse`)."""
+        return [('conv1', self.norm1_name), ('conv2', self.norm2_name),
+                ('conv3', self.norm3_name)]
 
 
 def _is_one(stride: int | Sequence[int]) -> bool:

@@ -1,0 +1,197 @@
+"""An inference preset: conv-BN folding, channels_last, native reduced precision, compile.
+
+:func:`optimize` chooses each step from what the model and the hardware support and records why,
+so a user sees what they got. Reduced precision is used only where the hardware runs it natively:
+bf16 on CPUs with ``avx512_bf16``/``amx_bf16`` (elsewhere it is emulated and several times
+slower), bf16 (or fp16 without bf16) on CUDA GPUs.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
+_DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where it cannot be read)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith(('flags', 'Features')):
+                    return frozenset(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (``avx512_bf16`` or AMX ``amx_bf16``)."""
+    return bool({'avx512_bf16', 'amx_bf16'} & cpu_flags())
+
+
+def cpu_has_native_fp16() -> bool:
+    """Whether this CPU computes fp16 natively (``avx512_fp16`` or AMX ``amx_fp16``)."""
+    return bool({'avx512_fp16', 'amx_fp16'} & cpu_flags())
+
+
+def hardware_summary(device: torch.device | str = 'cpu') -> str:
+    """One line naming the device: GPU name, or the CPU's vector/bf16 flags."""
+    device = torch.device(device)
+    if device.type == 'cuda':
+        return f'GPU {torch.cuda.get_device_name(device)}'
+    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'avx512_fp16', 'amx_fp16')
+    flags = [f for f in wanted if f in cpu_flags()]
+    return (f'CPU flags: {" ".join(flags) or "none of " + ", ".join(wanted)}; '
+            f'native bf16: {"yes" if cpu_has_native_bf16() else "no"}')
+
+
+def choose_precision(precision: str, device: torch.device) -> tuple[str, str]:
+    """``(chosen, why)`` for a requested precision on ``device``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision={precision!r}; allowed: {PRECISIONS}.')
+    if device.type == 'cuda':
+        if precision == 'auto':
+            if torch.cuda.is_bf16_supported():
+                return 'bf16', f'{torch.cuda.get_device_name(device)} supports bf16 natively'
+            return 'fp16', f'{torch.cuda.get_device_name(device)} has no native bf16; fp16'
+        return precision, 'requested'
+    if device.type != 'cpu':
+        return ('fp32', f'auto: no reduced-precision rule for device {device.type}') \
+            if precision == 'auto' else (precision, 'requested')
+    native = {'bf16': cpu_has_native_bf16(), 'fp16': cpu_has_native_fp16(), 'fp32': True}
+    if precision == 'auto':
+        if native['bf16']:
+            return 'bf16', 'this CPU has native bf16 (avx512_bf16/amx_bf16)'
+        return 'fp32', ('this CPU has no native bf16 (no avx512_bf16/amx_bf16 in /proc/cpuinfo): '
+                        'bf16 would be emulated and several times slower, so fp32 was kept')
+    if not native[precision]:
+        warnings.warn(f'precision={precision!r} on a CPU without native support: it is emulated '
+                      'and usually several times slower than fp32.', stacklevel=3)
+        return precision, 'requested, although this CPU emulates it (slow)'
+    return precision, 'requested; native on this CPU'
+
+
+def _memory_format(model: nn.Module) -> torch.memory_format:
+    if any(isinstance(m, nn.Conv3d) for m in model.modules()):
+        return torch.channels_last_3d
+    return torch.channels_last
+
+
+class InferenceModel(nn.Module):
+    """Wraps an optimized model: casts the input to the model's dtype/memory format and the
+    outputs back to the input's dtype. Attributes it lacks (``out_channels``, ``out_strides``,
+    ``output_shape``, ...) are read from the wrapped model."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype,
+                 memory_format: torch.memory_format | None) -> None:
+        super().__init__()
+        self.model = model
+        self.dtype = dtype
+        self.memory_format = memory_format
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules['model'], name)
+
+    def forward(self, x: torch.Tensor):
+        in_dtype = x.dtype
+        x = x.to(self.dtype)
+        if self.memory_format is not None:
+            x = x.contiguous(memory_format=self.memory_format)
+        out = self.model(x)
+        if isinstance(out, (tuple, list)):
+            return type(out)(o.to(in_dtype) for o in out)
+        return out.to(in_dtype)
+
+
+@dataclass
+class OptimizeRecord:
+    """What :func:`optimize` did, step by step: ``(step, choice, why)``."""
+
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+    precision: str = 'fp32'
+    hardware: str = ''
+
+    def add(self, step: str, choice: str, why: str) -> None:
+        self.steps.append((step, choice, why))
+
+    def __str__(self) -> str:
+        return '\n'.join([f'optimize() on {self.hardware}'] +
+                         [f'  {step}: {choice} ({why})' for step, choice, why in self.steps])
+
+
+class Optimized(NamedTuple):
+    model: nn.Module
+    record: OptimizeRecord
+
+
+def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
+             precision: str = 'auto', compile: bool = False) -> Optimized:
+    """Make ``model`` ready for inference on the device its parameters are on.
+
+    Args:
+        model: A backbone (or any module); changed in place (folded, cast, reformatted).
+        fuse: Fold BatchNorm into convs (``switch_to_deploy()`` where the model has it; the
+            model can no longer train).
+        channels_last: Store weights and inputs channels-last (``channels_last_3d`` for 3D
+            convs), the layout oneDNN and cuDNN convs prefer.
+        precision: ``'auto'`` (bf16 where the hardware computes it natively, fp16 on CUDA GPUs
+            without bf16, else fp32), ``'fp32'``, ``'bf16'`` or ``'fp16'``. An explicit
+            reduced precision the CPU does not have natively is applied with a warning.
+        compile: ``torch.compile`` the result.
+
+    Returns:
+        ``(model, record)``: the model to call (inputs in any float dtype; outputs in the input's
+        dtype) and an :class:`OptimizeRecord` saying what was chosen and why.
+
+    Example:
+        >>> from mmbackbones.models import ResNet
+        >>> model, record = optimize(ResNet(depth=18), precision='fp32')
+        >>> [tuple(o.shape) for o in model(torch.rand(1, 3, 64, 64))][-1]
+        (1, 512, 2, 2)
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision={precision!r}; allowed: {PRECISIONS}.')
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device('cpu')
+    record = OptimizeRecord(hardware=hardware_summary(device))
+    model.eval()
+    if fuse:
+        if hasattr(model, 'switch_to_deploy'):
+            report = model.switch_to_deploy()
+        else:
+            from .fuse import fuse_conv_bn
+            report = fuse_conv_bn(model)
+        record.add('fuse', f'{len(report.folded)} BN folded, {len(report.skipped)} kept',
+                   'conv-BN folding' + (f'; kept: {", ".join(n for n, _ in report.skipped[:4])}'
+                                        if report.skipped else ''))
+    else:
+        record.add('fuse', 'off', 'fuse=False')
+    memory_format = None
+    if channels_last:
+        memory_format = _memory_format(model)
+        model.to(memory_format=memory_format)
+        record.add('layout', str(memory_format).replace('torch.', ''), 'channels_last=True')
+    else:
+        record.add('layout', 'contiguous', 'channels_last=False')
+    chosen, why = choose_precision(precision, device)
+    record.precision = chosen
+    dtype = _DTYPES[chosen]
+    if dtype is not torch.float32:
+        model.to(dtype)
+    record.add('precision', chosen, why)
+    wrapped: nn.Module = InferenceModel(model, dtype, memory_format)
+    if compile:
+        wrapped = torch.compile(wrapped)
+        record.add('compile', 'torch.compile', 'compile=True (first calls are slow)')
+    return Optimized(wrapped, record)

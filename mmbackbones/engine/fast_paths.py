@@ -1,0 +1,134 @@
+"""Training fast paths for tools/train.py: bf16 autocast on CPU, channels_last, compile and
+mmengine's efficient conv-BN evaluation.
+
+* :class:`CPUAmpOptimWrapper`: mmengine's ``AmpOptimWrapper`` needs a CUDA GPU. On CPU this
+  wrapper autocasts forward passes to bf16 (no loss scaling is needed for bf16). It refuses a CPU
+  without native bf16 (``avx512_bf16``/``amx_bf16``), where bf16 is emulated and several times
+  slower, unless built with ``force=True``.
+* :class:`ChannelsLastHook`: model weights and the backbone's input in channels-last layout.
+* :func:`apply_fast_paths`: the config changes behind ``--amp``, ``--channels-last``,
+  ``--compile`` and ``--efficient-conv-bn-eval``.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapper
+from mmengine.registry import OPTIM_WRAPPERS
+
+from ..registry import HOOKS
+from .config import ConfigError
+
+
+@OPTIM_WRAPPERS.register_module()
+class CPUAmpOptimWrapper(OptimWrapper):
+    """``OptimWrapper`` whose forward passes run under ``torch.autocast('cpu', bfloat16)``.
+
+    Args:
+        force: Use bf16 autocast even on a CPU without native bf16 (emulated: slow).
+        **kwargs: :class:`mmengine.optim.OptimWrapper` arguments (``optimizer``,
+            ``clip_grad``, ``accumulative_counts``).
+    """
+
+    def __init__(self, force: bool = False, **kwargs) -> None:
+        if not force:
+            _refuse_emulated_bf16()
+        super().__init__(**kwargs)
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
+            yield
+
+
+def _refuse_emulated_bf16() -> None:
+    from ..deploy.inference import cpu_has_native_bf16, hardware_summary
+    if not cpu_has_native_bf16():
+        raise ConfigError(
+            'CPU mixed precision (bf16 autocast) asked for, but this CPU has no native bf16 '
+            f'({hardware_summary()}): it would be emulated and several times slower than fp32. '
+            'Train in fp32 (drop --amp), or force it with --cfg-options optim_wrapper.force=True.')
+
+
+@HOOKS.register_module()
+class ChannelsLastHook(Hook):
+    """Puts the model's weights, and the input of its backbone (or of the model), in
+    channels-last layout before training/validation/testing."""
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._handle = None
+
+    def _apply(self, runner) -> None:
+        if self._handle is not None:
+            return
+        model = runner.model
+        model = getattr(model, 'module', model)  # DDP
+        is_3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
+        memory_format = torch.channels_last_3d if is_3d else torch.channels_last
+        model.to(memory_format=memory_format)
+        target = getattr(model, 'backbone', model)
+
+        def to_channels_last(module, args):
+            x = args[0]
+            if isinstance(x, torch.Tensor) and x.dim() == (5 if is_3d else 4):
+                return (x.contiguous(memory_format=memory_format), *args[1:])
+            return None
+
+        self._handle = target.register_forward_pre_hook(to_channels_last)
+
+    def before_train(self, runner) -> None:
+        self._apply(runner)
+
+    def before_val(self, runner) -> None:
+        self._apply(runner)
+
+    def before_test(self, runner) -> None:
+        self._apply(runner)
+
+
+def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False,
+                     compile: bool = False, efficient_conv_bn_eval: bool = False) -> list[str]:
+    """Change ``cfg`` for the requested fast paths; return one line per change, saying why.
+
+    Args:
+        cfg: The run's config, changed in place.
+        amp: Mixed precision: mmengine's ``AmpOptimWrapper`` on a CUDA machine,
+            :class:`CPUAmpOptimWrapper` (bf16) otherwise.
+        channels_last: Add :class:`ChannelsLastHook`.
+        compile: mmengine's ``compile`` (``torch.compile`` of the train step).
+        efficient_conv_bn_eval: mmengine's efficient conv-BN evaluation for the backbone: a
+            BN in eval mode (frozen stages, ``norm_eval=True``) is applied to its conv's weight
+            instead of to the activations, which saves the memory of the conv outputs.
+    """
+    notes = []
+    if amp:
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+            notes.append('--amp: AmpOptimWrapper (CUDA fp16 autocast, dynamic loss scale)')
+        else:
+            from ..deploy.inference import hardware_summary
+            if not cfg.optim_wrapper.get('force'):
+                _refuse_emulated_bf16()
+            cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+            notes.append(f'--amp: CPUAmpOptimWrapper (bf16 autocast on CPU; {hardware_summary()})')
+    if channels_last:
+        hooks = list(cfg.get('custom_hooks') or [])
+        if not any(h.get('type') == 'ChannelsLastHook' for h in hooks):
+            hooks.append(dict(type='ChannelsLastHook'))
+        cfg.custom_hooks = hooks
+        notes.append('--channels-last: ChannelsLastHook (weights and inputs channels-last)')
+    if compile:
+        cfg.compile = True
+        notes.append('--compile: torch.compile of the train step (mmengine `compile`)')
+    if efficient_conv_bn_eval:
+        cfg.efficient_conv_bn_eval = ['backbone']
+        notes.append('--efficient-conv-bn-eval: mmengine efficient conv-BN eval in the backbone '
+                     '(acts where BN is in eval mode: frozen stages, norm_eval=True)')
+    return notes
