@@ -3,6 +3,8 @@
 #
 #   bash tools/install.sh               # compiles nothing
 #   bash tools/install.sh --with-mmdet  # + full mmcv (built once, wheel cached) + mmdet 3.3.0
+#   bash tools/install.sh --with-mmseg  # + full mmcv + mmsegmentation 1.2.2 (+ ftfy, regex)
+#   bash tools/install.sh --all         # every optional tier (what CI's second part runs)
 #
 #  * torch/torchvision: kept if both import; otherwise the matching pair torch==2.14.1 +
 #    torchvision==0.29.1 (the registry's torchvision wheels need the matching torch build).
@@ -15,10 +17,13 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 PIP="$PY -m pip install --disable-pip-version-check"
 WITH_MMDET=0
+WITH_MMSEG=0
 for arg in "$@"; do
   case "$arg" in
     --with-mmdet) WITH_MMDET=1 ;;
-    *) echo "usage: bash tools/install.sh [--with-mmdet]" >&2; exit 2 ;;
+    --with-mmseg) WITH_MMSEG=1 ;;
+    --all) WITH_MMDET=1; WITH_MMSEG=1 ;;
+    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--all]" >&2; exit 2 ;;
   esac
 done
 
@@ -26,9 +31,11 @@ if ! $PY -c 'import torch, torchvision' >/dev/null 2>&1; then
   $PIP "torch==${TORCH_VERSION:-2.14.1}" "torchvision==${TORCHVISION_VERSION:-0.29.1}"
 fi
 has_dist() { $PY -c "import importlib.metadata as m; m.distribution('$1')" >/dev/null 2>&1; }
-if [ "$WITH_MMDET" = 1 ]; then
+if [ "$WITH_MMDET" = 1 ] || [ "$WITH_MMSEG" = 1 ]; then
   PYTHON=$PY bash tools/build_mmcv.sh
-  $PIP 'mmdet==3.3.0'
+  if [ "$WITH_MMDET" = 1 ]; then $PIP 'mmdet==3.3.0'; fi
+  # mmsegmentation 1.2.2 imports ftfy and regex without declaring them.
+  if [ "$WITH_MMSEG" = 1 ]; then $PIP 'mmsegmentation==1.2.2' ftfy regex; fi
 elif has_dist mmcv; then
   echo "[install] keeping the installed full mmcv $($PY -c 'import mmcv; print(mmcv.__version__)')"
 else
