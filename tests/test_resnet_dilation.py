@@ -7,7 +7,7 @@ import torch
 from mmbackbones.models import ResNet, ResNetV1c, ResNeXt
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, randomize
+from conftest import assert_features_close, randomize, why_no_tier
 
 # mmseg's PSPNet/DeepLabV3 R50-D8 backbone (configs/_base_/models/pspnet_r50-d8.py), type aside
 D8 = dict(depth=50, num_stages=4, out_indices=(0, 1, 2, 3), dilations=(1, 1, 2, 4),
@@ -68,8 +68,7 @@ def test_pretrained_is_a_deprecated_alias_of_init_cfg(tmp_path):
         ResNet(depth=18)
 
 
-@pytest.mark.skipif(not has_module('mmseg'), reason='mmsegmentation is not installed (pip install '
-                    '--no-deps mmsegmentation==1.2.2 ftfy regex; needs full mmcv)')
+@pytest.mark.skipif(why_no_tier('mmseg') is not None, reason=str(why_no_tier('mmseg')))
 @pytest.mark.parametrize('extra', [dict(), dict(multi_grid=(1, 2, 4)),
                                    dict(contract_dilation=False, multi_grid=(2, 2, 1))])
 def test_mmseg_resnetv1c_weights_give_mmsegs_outputs(tmp_path, extra):

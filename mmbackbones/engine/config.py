@@ -26,7 +26,8 @@ class ConfigError(ValueError):
 
 
 #: How to install the library that a config's ``<package>::`` bases or default scope need.
-INSTALL_HINTS = {'mmdet': 'bash tools/install.sh --with-mmdet'}
+INSTALL_HINTS = {'mmdet': 'bash tools/install.sh --with-mmdet',
+                 'mmseg': 'bash tools/install.sh --with-mmseg'}
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
