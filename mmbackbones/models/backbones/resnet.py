@@ -234,11 +234,6 @@ class _FixedResNet(ResNet):
     def __init__(self, **kwargs) -> None:
         super().__init__(**apply_fixed(type(self).__name__, kwargs, self.fixed_args, 'ResNet'))
 
-    def conv_norm_pairs(self) -> list[tuple[str, str]]:
-        """The stem's (conv, norm) pair for conv-BN folding; the deep stem is a Sequential, whose
-        neighbours the folding engine pairs itself."""
-        return [] if self.deep_stem else [('conv1', self.norm1_name)]
-
 
 @MODELS.register_module()
 class ResNetV1c(_FixedResNet):

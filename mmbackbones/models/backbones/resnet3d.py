@@ -337,10 +337,6 @@ def _check_3d_args(inflate_style: str, act_cfg: dict, conv1_kernel: Sequence[int
     if isinstance(conv1_kernel, int) or len(conv1_kernel) != 3:
         raise ValueError(f'conv1_kernel={conv1_kernel!r} must be (t, h, w).')
 
-    def conv_norm_pairs(self) -> list[tuple[str, str]]:
-        """The stem's (conv, norm) pair for conv-BN folding (:mod:`mmbackbones.deploy.fuse`)."""
-        return [('conv1', self.norm1_name)]
-
 
 def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int, ...], ...]:
     """mmaction2's per-stage, per-block 0/1 pattern: an int for all, per stage an int or one entry

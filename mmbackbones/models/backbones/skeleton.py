@@ -202,6 +202,11 @@ class ResNetSkeleton(BaseBackbone):
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
 
+    def conv_norm_pairs(self) -> list[tuple[str, str]]:
+        """The stem's (conv, norm) pair for conv-BN folding (:mod:`mmbackbones.deploy.fuse`); a
+        deep stem is a Sequential, whose neighbours the folding engine pairs itself."""
+        return [] if getattr(self, 'deep_stem', False) else [('conv1', self.norm1_name)]
+
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.maxpool(self.relu(self.norm1(self.conv1(x))))
 
