@@ -147,17 +147,25 @@ def mmcv_ops_available() -> bool:
         return False
 
 
+def _scope_names() -> set:
+    from mmengine.registry import DefaultScope
+    return set(DefaultScope._instance_dict)
+
+
+#: The default scopes that exist when the test session starts (none, normally).
+_SESSION_SCOPES = _scope_names()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_default_scope():
-    """mmengine's default scope is process-global: a test that sets one (mmdet's
+    """mmengine's default scope is process-global: a test or fixture that sets one (mmdet's
     ``register_all_modules``, a Runner) would change how plain type names resolve in every later
-    test. Drop the scopes a test created."""
+    test. After each test drop every scope created since the session started: also those of
+    module- or session-scoped fixtures, which are set up before this fixture could see them."""
     from mmengine.registry import DefaultScope
-    before = set(DefaultScope._instance_dict)
     yield
-    for name in list(DefaultScope._instance_dict):
-        if name not in before:
-            del DefaultScope._instance_dict[name]
+    for name in _scope_names() - _SESSION_SCOPES:
+        DefaultScope._instance_dict.pop(name, None)
 
 
 @pytest.fixture
