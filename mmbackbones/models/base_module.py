@@ -1,8 +1,12 @@
 """Weight initialisation shared by every mmbackbones module (backbones and necks)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch.nn as nn
 from mmengine.model import BaseModule
+
+from .layers.checks import check_init_cfg, validating
 
 
 class PretrainedInitModule(BaseModule):
@@ -13,7 +17,26 @@ class PretrainedInitModule(BaseModule):
     :mod:`mmbackbones.checkpoint.layouts`), prints a report and fails when too little matched.
     Other ``init_cfg`` entries in the same list (e.g. Kaiming) run after the file is read (a bad
     file leaves the module unchanged) and before the weights are loaded.
+
+    Every subclass's ``__init__`` checks its arguments against its annotations first
+    (:func:`~mmbackbones.models.layers.checks.validate_args`): ``norm_eval='no'``, ``depth=50.0``
+    or ``strides='1222'`` raise ``TypeError`` naming the argument, and an unknown ``init_cfg``
+    type is a ``KeyError`` at build time. Arguments a class checks itself with a more specific
+    message are listed in its ``args_checked_in_init``.
     """
+
+    #: Arguments whose ``__init__`` checks them itself (the annotation check skips them).
+    args_checked_in_init: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get('__init__')
+        if init is not None and not getattr(init, 'validates_args', False):
+            cls.__init__ = validating(init, cls.args_checked_in_init)
+
+    def __init__(self, init_cfg: dict | list | None = None) -> None:
+        check_init_cfg(init_cfg)
+        super().__init__(init_cfg)
 
     def _pretrained_cfg(self) -> dict | None:
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]

@@ -26,7 +26,10 @@ class Not:
 
 
 def _allows(fixed: Any, value: Any) -> bool:
-    return value != fixed.value if isinstance(fixed, Not) else value == fixed
+    if isinstance(fixed, Not):
+        return value != fixed.value
+    # 1 == True, but deep_stem=1 is a config mistake, not a repetition of deep_stem=True
+    return value == fixed and isinstance(value, bool) == isinstance(fixed, bool)
 
 
 def apply_fixed(name: str, kwargs: dict, fixed: Mapping[str, Any], family: str) -> dict:

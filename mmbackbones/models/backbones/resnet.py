@@ -257,7 +257,7 @@ class ResNet_CIFAR(ResNet):
     example_input_shape = (2, 3, 32, 32)
 
     def __init__(self, **kwargs) -> None:
-        if kwargs.get('deep_stem'):
+        if kwargs.get('deep_stem') is True:  # other values: ResNet's annotation check
             raise ValueError('deep_stem=True is not supported by ResNet_CIFAR (its stem is one '
                              '3x3 stride-1 conv).')
         super().__init__(**kwargs)

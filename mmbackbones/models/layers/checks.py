@@ -5,8 +5,11 @@ value and what is allowed, so a wrong config fails at build time instead of deep
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import torch.nn as nn
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -156,3 +159,127 @@ def check_plugins(plugins: Any, num_stages: int) -> None:
         check_layer_cfg('plugins cfg', plugin['cfg'], 'plugin', allow_none=False)
         if plugin.get('stages') is not None:
             per_stage('plugins stages', plugin['stages'], num_stages, ())
+
+
+# ---------------------------------------------------------------- typed constructor arguments
+def check_init_cfg(init_cfg: Any) -> None:
+    """``init_cfg`` must name registered initializers (mmengine's ``WEIGHT_INITIALIZERS``, which
+    includes ``'Pretrained'``): a typo fails at build time, not later inside ``init_weights()``."""
+    if init_cfg is None:
+        return
+    from mmengine.registry import WEIGHT_INITIALIZERS
+    cfgs = init_cfg if isinstance(init_cfg, list) else [init_cfg]
+    allowed = sorted(WEIGHT_INITIALIZERS.module_dict)
+    for cfg in cfgs:
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            raise TypeError(f'init_cfg must be None, a dict(type=...) or a list of them, got '
+                            f'{init_cfg!r}; allowed types: {allowed}.')
+        override = cfg.get('override') or []
+        for entry in [cfg] + (override if isinstance(override, list) else [override]):
+            init_type = entry.get('type') if isinstance(entry, dict) else None
+            if isinstance(init_type, str) and WEIGHT_INITIALIZERS.get(init_type) is None:
+                raise KeyError(f'init_cfg={init_cfg!r}: type {init_type!r} is not a registered '
+                               f'initializer; allowed: {allowed}.')
+
+
+_SEQUENCE_ORIGINS = (Sequence, tuple)
+_NAMES = {bool: ('a bool (True or False)', 'bools'), int: ('an int', 'ints'),
+          float: ('a float', 'floats'), dict: ('a dict', 'dicts')}
+
+
+def _arms(hint: Any) -> tuple:
+    return get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint, )
+
+
+def _is_sequence_hint(hint: Any) -> bool:
+    return hint in _SEQUENCE_ORIGINS or get_origin(hint) in _SEQUENCE_ORIGINS
+
+
+def _accepts(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits ``hint``. Only bool, int, float and sequences are judged here; other
+    hints (str, dict, configs, classes) are left to the family's own checks, which know more."""
+    if get_origin(hint) in (Union, UnionType):
+        return any(_accepts(value, arm) for arm in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if _is_sequence_hint(hint):
+        if isinstance(value, (str, bytes)) or not isinstance(value, _SEQUENCE_ORIGINS):
+            return False
+        args = get_args(hint)
+        if get_origin(hint) is tuple and args and args[-1] is not Ellipsis:  # fixed length
+            return len(value) == len(args) and all(_accepts(v, a) for v, a in zip(value, args))
+        return not args or all(_accepts(v, args[0]) for v in value)
+    return True
+
+
+def _describe(hint: Any, plural: bool = False) -> str:
+    arms = _arms(hint)
+    if len(arms) > 1:
+        words = [_describe(arm, plural) for arm in arms if arm is not type(None)]
+        return ' or '.join(words + (['None'] if type(None) in arms else []))
+    if hint in _NAMES:
+        return _NAMES[hint][plural]
+    if _is_sequence_hint(hint):
+        args = get_args(hint)
+        what = 'lists or tuples' if plural else 'a list or tuple'
+        return f'{what} of {_describe(args[0], plural=True)}' if args else what
+    return getattr(hint, '__name__', str(hint)) + ('s' if plural else '')
+
+
+def check_typed(arg: str, value: Any, hint: Any) -> None:
+    """``TypeError`` naming ``arg``, ``value`` and what is allowed when ``value`` does not fit the
+    annotation ``hint`` (a bool is not an int, a str is not a sequence, ``1.0`` is not an int)."""
+    if _accepts(value, hint):
+        return
+    for arm in _arms(hint):
+        if _is_sequence_hint(arm) and get_args(arm) and get_origin(arm) is not tuple and \
+                isinstance(value, _SEQUENCE_ORIGINS) and not isinstance(value, (str, bytes)):
+            element = get_args(arm)[0]
+            for v in value:
+                if not _accepts(v, element):
+                    raise TypeError(f'{arg} entries must be {_describe(element, plural=True)}, '
+                                    f'got {v!r} in {tuple(value)!r}.')
+    raise TypeError(f'{arg} must be {_describe(hint)}, got {value!r} '
+                    f'({type(value).__name__}).')
+
+
+_HINTS: dict[Callable, tuple[inspect.Signature, dict[str, Any]]] = {}
+
+
+def validate_args(func: Callable, args: tuple, kwargs: dict, skip: Sequence[str] = ()) -> None:
+    """Check the arguments of a call ``func(*args, **kwargs)`` against ``func``'s annotations.
+
+    A call that does not bind (a typo in an argument name, too many positional arguments) is left
+    to Python, whose own ``TypeError`` names the function and the argument. ``skip`` names the
+    arguments ``func`` checks itself.
+    """
+    if func not in _HINTS:
+        _HINTS[func] = inspect.signature(func), get_type_hints(func)
+    signature, hints = _HINTS[func]
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return
+    for name, value in bound.arguments.items():
+        param = signature.parameters[name]
+        if name in hints and name not in skip and param.kind not in (param.VAR_POSITIONAL,
+                                                                     param.VAR_KEYWORD):
+            check_typed(name, value, hints[name])
+
+
+def validating(init: Callable, skip: Sequence[str] = ()) -> Callable:
+    """``init`` that first checks its arguments with :func:`validate_args`."""
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        validate_args(init, (self, ) + args, kwargs, skip)
+        return init(self, *args, **kwargs)
+
+    wrapper.validates_args = True
+    return wrapper

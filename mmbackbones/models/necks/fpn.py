@@ -98,6 +98,9 @@ class FPN(PretrainedInitModule):
         (1, 64, 2, 2)
     """
 
+    # its own message says where None reads them from
+    args_checked_in_init = ('in_channels', )
+
     def __init__(self,
                  in_channels: Sequence[int] | None = None,
                  out_channels: int = 256,
