@@ -43,6 +43,8 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from ._folder import build_folder_atomically
+
 SPLITS = ('train', 'val')
 CLASSES = tuple(str(d) for d in range(10))
 #: Grey level (0-1) above which an upscaled digit pixel is ink (and part of its box and mask).
@@ -348,10 +350,7 @@ def prepare_digit_canvas(data_root: str = 'data/digit_det', masks: bool = False,
         raise FileExistsError(f'data_root={data_root!r} exists and is not a digit canvas folder '
                               f'made by prepare_digit_canvas (no {_MARKER}); use another '
                               'data_root.')
-    parent = osp.dirname(osp.abspath(data_root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(data_root))}-', dir=parent)
-    try:
+    def write(tmp: str) -> None:
         sources = source_digits(settings['val_fraction'])
         os.makedirs(osp.join(tmp, 'annotations'))
         for split in SPLITS:
@@ -360,19 +359,11 @@ def prepare_digit_canvas(data_root: str = 'data/digit_det', masks: bool = False,
                 os.makedirs(osp.join(tmp, 'masks', split))
             _write_split(tmp, split, settings, sources, images=True, masks=masks)
         _write_marker(tmp, dict(settings, masks=masks))
-        try:
-            if osp.isdir(data_root):  # an empty folder left by the user
-                os.rmdir(data_root)
-            os.replace(tmp, data_root)
-        except OSError:
-            # Another process (a distributed run's other rank) finished first.
-            if _read_marker(data_root, settings) is None:
-                raise
-            if masks:
-                _add_masks(data_root, settings)
-    finally:
-        if osp.isdir(tmp):
-            shutil.rmtree(tmp)
+
+    build_folder_atomically(data_root, write,
+                            lambda: _read_marker(data_root, settings) is not None)
+    if masks and not _read_marker(data_root, settings).get('masks'):
+        _add_masks(data_root, settings)  # another process prepared it without masks
     return data_root
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
 
 import numpy as np
 from mmpretrain.datasets import CustomDataset
 
 from ..registry import DATASETS
+from ._folder import build_folder_atomically
 
 SPLITS = ('train', 'val')
 _MARKER = 'digits.json'
@@ -61,10 +60,7 @@ def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> 
     index = np.arange(len(images))
     train_idx, val_idx = train_test_split(index, test_size=val_fraction, random_state=seed,
                                           stratify=digits.target)
-    parent = osp.dirname(osp.abspath(data_root))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.digits-', dir=parent)
-    try:
+    def write(tmp: str) -> None:
         for split, idx in zip(SPLITS, (train_idx, val_idx)):
             for i in sorted(idx):
                 folder = osp.join(tmp, split, str(digits.target[i]))
@@ -73,17 +69,8 @@ def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> 
         counts = {split: len(idx) for split, idx in zip(SPLITS, (train_idx, val_idx))}
         with open(osp.join(tmp, _MARKER), 'w') as f:
             json.dump(dict(settings, counts=counts, source='sklearn.datasets.load_digits'), f)
-        try:
-            if osp.isdir(data_root):  # an empty folder left by the user
-                os.rmdir(data_root)
-            os.replace(tmp, data_root)
-        except OSError:
-            # Another process (a distributed run's other rank) finished first.
-            if not _check_prepared(data_root, settings):
-                raise
-    finally:
-        if osp.isdir(tmp):
-            shutil.rmtree(tmp)
+
+    build_folder_atomically(data_root, write, lambda: _check_prepared(data_root, settings))
     return data_root
 
 
