@@ -117,7 +117,9 @@ def _build(name: str, **overrides):
 
 
 @pytest.mark.parametrize('name,arg', _targets())
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+# derandomize: CI sees the same examples every run (a failure found once stays reproducible)
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_invalid_value_is_a_clear_error(name, arg, data):
     cls = FPN if name == 'FPN' else _family(name)[0]
@@ -165,7 +167,7 @@ def _stages_and_bn(name: str) -> tuple[int, bool]:
 
 
 @pytest.mark.parametrize('name', registered_backbones())
-@settings(max_examples=2, deadline=None)
+@settings(max_examples=2, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_valid_configs_build_with_published_shapes(name, data):
     fixed = _family(name)[1]

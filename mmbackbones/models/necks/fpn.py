@@ -206,7 +206,8 @@ class FPN(PretrainedInitModule):
                     + '. Type in_channels=[...] or use FPN.from_backbone(backbone, ...).')
             return published
         if isinstance(in_channels, (str, bytes)) or not isinstance(in_channels, Sequence) or \
-                not in_channels or not all(isinstance(c, int) and c > 0 for c in in_channels):
+                not in_channels or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
+                                           for c in in_channels):
             raise TypeError(f'in_channels must be None or a non-empty list of positive ints, '
                             f'got {in_channels!r}.')
         in_channels = list(in_channels)
