@@ -10,6 +10,7 @@ can fail.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import os.path as osp
 import socket
@@ -56,7 +57,7 @@ def _step(model: torch.nn.Module, data: dict) -> dict[str, torch.Tensor]:
 def _worker(rank: int, port: int, out_dir: str) -> None:
     from mmengine.registry import MODEL_WRAPPERS
 
-    from mmbackbones.engine.launch import setup_launcher, teardown_distributed
+    from mmbackbones.engine.launch import distributed_teardown, setup_launcher
     # what torchrun sets for tools/dist_train.sh
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD_SIZE),
                       MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
@@ -65,15 +66,13 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     setup_launcher(cfg, 'pytorch')  # gloo process group, MMDistributedDataParallel wrapper cfg
     assert torch.distributed.get_backend() == 'gloo'
     per_rank = BATCH // WORLD_SIZE
-    try:
+    with distributed_teardown():
         for norm_eval in (True, False):
             model = MODEL_WRAPPERS.build(cfg.model_wrapper_cfg,
                                          default_args=dict(module=_model(norm_eval)))
             weights = _step(model, _batch(rank * per_rank, (rank + 1) * per_rank))
             if rank == 0:
                 torch.save(weights, osp.join(out_dir, f'norm_eval={norm_eval}.pth'))
-    finally:
-        teardown_distributed()
 
 
 def _free_port() -> int:
@@ -103,3 +102,21 @@ def test_two_gloo_processes_take_the_one_process_step(tmp_path, monkeypatch):
             assert diff < 1e-6, f'2 x 8 images vs 16: max weight difference {diff:.3g}'
         else:  # per-process batch statistics: a different step, and the test can tell
             assert diff > 1e-5, f'BN in training mode: max weight difference only {diff:.3g}'
+
+
+@pytest.mark.parametrize('fails', [False, True])
+def test_teardown_waits_for_peers_only_after_success(monkeypatch, fails):
+    """A finished process meets its peers at a barrier before destroying the group (a peer
+    still exchanging its last messages otherwise aborts); a failed one must not wait, since
+    its peers may never reach the barrier."""
+    from mmbackbones.engine import launch
+    calls = []
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    monkeypatch.setattr(torch.distributed, 'barrier', lambda: calls.append('barrier'))
+    monkeypatch.setattr(torch.distributed, 'destroy_process_group',
+                        lambda: calls.append('destroy'))
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        with launch.distributed_teardown():
+            if fails:
+                raise RuntimeError('training failed')
+    assert calls == (['destroy'] if fails else ['barrier', 'destroy'])

@@ -68,7 +68,7 @@ def main(argv=None) -> int:
 
     from mmbackbones.engine import training_checkpoint_globals
     from mmbackbones.engine.config import ConfigError
-    from mmbackbones.engine.launch import teardown_distributed
+    from mmbackbones.engine.launch import distributed_teardown
 
     try:
         cfg = build_config(args)
@@ -76,11 +76,8 @@ def main(argv=None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
     runner = Runner.from_cfg(cfg)
-    try:
-        with training_checkpoint_globals():
-            metrics = runner.test()
-    finally:
-        teardown_distributed()
+    with distributed_teardown(), training_checkpoint_globals():
+        metrics = runner.test()
     if runner.rank == 0:
         print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
                        for k, v in metrics.items()))

@@ -103,7 +103,7 @@ def main(argv=None) -> int:
 
     from mmbackbones.engine import training_checkpoint_globals
     from mmbackbones.engine.config import ConfigError
-    from mmbackbones.engine.launch import teardown_distributed
+    from mmbackbones.engine.launch import distributed_teardown
 
     try:
         cfg = build_config(args)
@@ -117,11 +117,8 @@ def main(argv=None) -> int:
         runner = Runner.from_cfg(cfg)
     # mmengine's checkpoints hold HistoryBuffers and numpy values: allow exactly those while
     # torch.load runs with weights_only=True (resume, load_from).
-    try:
-        with training_checkpoint_globals():
-            runner.train()
-    finally:
-        teardown_distributed()
+    with distributed_teardown(), training_checkpoint_globals():
+        runner.train()
     return 0
 
 
