@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from mmbackbones.engine.config import _resolve_type, build_model_from_cfg, load_config
 
-from conftest import config_scopes, has_module, why_no_tier
+from conftest import config_scopes, why_no_tier
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ALL = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
@@ -21,11 +21,15 @@ ALL = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '
 # _base_ partials of datasets/schedules/runtime are not standalone; models are.
 RUNNABLE = [p for p in ALL if '_base_' not in p]
 MODEL_PARTIALS = [p for p in ALL if osp.join('_base_', 'models') in p]
-# configs/mmdet/ run in mmdet's scope, where task utilities (nms, ...) are not registry types;
-# test_model_builds and tests/test_mmdet_tier.py cover them.
-OUR_SCOPE = [p for p in ALL if not p.startswith(osp.join('configs', 'mmdet'))]
-# Configs that train: every runnable one but the model-only ResNet3d config, and the schedule.
-SCHEDULED = [p for p in RUNNABLE if not p.startswith(osp.join('configs', 'resnet3d'))] + [
+# configs/mmdet/ and configs/mmseg/ run in mmdet's and mmseg's scopes, where task utilities
+# (nms, ...) are not registry types; test_model_builds and tests/test_mmdet_tier.py and
+# tests/test_mmseg_tier.py cover them.
+OTHER_SCOPES = tuple(osp.join('configs', lib) for lib in ('mmdet', 'mmseg'))
+OUR_SCOPE = [p for p in ALL if not p.startswith(OTHER_SCOPES)]
+# Configs that train by epochs: every runnable one but the model-only ResNet3d config and
+# mmseg's iteration-based Cityscapes configs, and the schedule.
+SCHEDULED = [p for p in RUNNABLE if not p.startswith(osp.join('configs', 'resnet3d'))
+             and not (p.startswith(osp.join('configs', 'mmseg')) and 'cityscapes' in p)] + [
     osp.join('configs', '_base_', 'schedules', 'imagenet_bs256.py')]
 
 
@@ -73,7 +77,8 @@ def test_every_type_resolves(path):
 
 def _heavy(path: str) -> bool:
     name = osp.basename(path)
-    return any(k in name for k in ('101', '152', 'vgg', 'faster-rcnn', 'retinanet'))
+    return any(k in name for k in ('101', '152', 'vgg', 'faster-rcnn', 'retinanet',
+                                   'cityscapes'))
 
 
 @pytest.mark.parametrize('path', [pytest.param(p, marks=pytest.mark.slow) if _heavy(p) else p
@@ -123,9 +128,9 @@ def _build_schedulers(cfg: Config, epoch_length: int):
 @pytest.mark.parametrize('max_epochs', [1, 2, 3])
 @pytest.mark.parametrize('path', SCHEDULED)
 def test_schedule_valid_for_any_run_length(path, max_epochs):
-    if path.startswith(osp.join('configs', 'mmdet')) and not has_module('mmdet'):
-        pytest.skip(f'{path} inherits mmdet configs and mmdet is not installed '
-                    '(bash tools/install.sh --with-mmdet)')
+    for package in config_scopes(osp.join(ROOT, path)):
+        if why_no_tier(package) is not None:
+            pytest.skip(f'{path} inherits {package} configs and {why_no_tier(package)}')
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         cfg = load_config(osp.join(ROOT, path), {'train_cfg.max_epochs': max_epochs})

@@ -1,8 +1,8 @@
 """Datasets for training around our backbones (registered in ``mmbackbones.registry.DATASETS``).
 
-Importing this package imports mmpretrain (and mmdet, where it can be imported); the registry
-imports it on first use, so ``import mmbackbones`` stays light. The digit canvas generator
-(:mod:`.digit_canvas`) needs only numpy, Pillow and scikit-learn.
+Importing this package imports mmpretrain (and mmdet and mmseg, where they can be imported);
+the registry imports it on first use, so ``import mmbackbones`` stays light. The digit canvas
+generator (:mod:`.digit_canvas`) needs only numpy, Pillow and scikit-learn.
 """
 from .digit_canvas import prepare_digit_canvas
 from .digits import DigitsDataset, prepare_digits
@@ -10,17 +10,20 @@ from .digits import DigitsDataset, prepare_digits
 __all__ = ['DigitsDataset', 'prepare_digits', 'prepare_digit_canvas']
 
 
-def _mmdet_usable() -> bool:
+def _usable(package: str) -> bool:
     import importlib.util
-    if importlib.util.find_spec('mmdet') is None:
+    if importlib.util.find_spec(package) is None:
         return False
-    try:  # mmdet needs full mmcv (compiled ops), not mmcv-lite
+    try:  # mmdet and mmseg need full mmcv (compiled ops), not mmcv-lite
         import mmcv.ops  # noqa: F401
         return True
     except (ImportError, OSError):
         return False
 
 
-if _mmdet_usable():
+if _usable('mmdet'):
     from .digit_det import DigitCanvasDataset  # noqa: F401
     __all__ += ['DigitCanvasDataset']
+if _usable('mmseg'):
+    from .digit_seg import DigitCanvasSegDataset  # noqa: F401
+    __all__ += ['DigitCanvasSegDataset']

@@ -55,6 +55,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         cfg = Config.fromfile(path)
     except ModuleNotFoundError as err:  # `_base_ = 'mmdet::...'` without mmdet
         package = err.name or str(err).split()[0]
+        # mmengine names the pip project (mmsegmentation), configs name the scope (mmseg::)
+        package = {'mmsegmentation': 'mmseg'}.get(package, package)
         raise ConfigError(f'{path} needs {package}, which is not installed: '
                           f'{INSTALL_HINTS.get(package, f"pip install {package}")}') from err
     except (FileNotFoundError, SyntaxError, KeyError) as err:

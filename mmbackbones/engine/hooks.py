@@ -7,6 +7,7 @@ import json
 import os
 import os.path as osp
 import random
+import tempfile
 from typing import Iterator, Optional
 
 import numpy as np
@@ -304,6 +305,14 @@ class ProgressBarHook(Hook):
             self._bar = None
 
 
+def _resize_class_map(pixel_data, size: tuple[int, int]):
+    """A copy of an mmseg ``PixelData`` class map (``1 x H x W``) resized to ``size`` (nearest)."""
+    import torch
+    data = pixel_data.data
+    resized = torch.nn.functional.interpolate(data[None].float(), size=size, mode='nearest')
+    return type(pixel_data)(data=resized[0].to(data.dtype), metainfo=pixel_data.metainfo)
+
+
 @HOOKS.register_module()
 class PredictionPlotHook(Hook):
     """Draw the predictions on the first ``num_images`` images of each evaluation as one PNG in
@@ -311,8 +320,9 @@ class PredictionPlotHook(Hook):
     and ``test_predictions.png`` (``tools/test.py``).
 
     Each row is one image, drawn by the runner's visualizer (mmdet's ``DetLocalVisualizer`` in
-    mmdet configs: ground truth on the left, predictions on the right), enlarged ``scale`` times
-    so that labels on small images stay readable.
+    mmdet configs, mmseg's ``SegLocalVisualizer`` in mmseg configs: ground truth on the left,
+    predictions on the right), enlarged ``scale`` times so that labels on small images stay
+    readable (boxes and class maps are scaled with it).
 
     Args:
         num_images: Images drawn, the first of the evaluation set.
@@ -376,11 +386,19 @@ class PredictionPlotHook(Hook):
                 instances = sample.get(field)
                 if instances is not None and 'bboxes' in instances:
                     instances.bboxes = instances.bboxes * instances.bboxes.new_tensor(factor)
-            runner.visualizer.add_datasample(
-                osp.basename(sample.img_path), image, data_sample=sample,
-                draw_gt=self.draw_gt and 'gt_instances' in sample, draw_pred=True, show=False,
-                **self.draw_kwargs)
-            self._rows.append(runner.visualizer.get_image())
+            for field in ('gt_sem_seg', 'pred_sem_seg'):  # mmseg: class maps, to the image
+                if field in sample:
+                    sample.set_field(_resize_class_map(sample.get(field), image.shape[:2]),
+                                     field)
+            has_gt = 'gt_instances' in sample or 'gt_sem_seg' in sample
+            # through a file: mmseg's visualizer keeps only the last panel as its image
+            with tempfile.TemporaryDirectory() as tmp:
+                drawn = osp.join(tmp, 'drawn.png')
+                runner.visualizer.add_datasample(
+                    osp.basename(sample.img_path), image, data_sample=sample,
+                    draw_gt=self.draw_gt and has_gt, draw_pred=True, show=False,
+                    out_file=drawn, **self.draw_kwargs)
+                self._rows.append(mmcv.imread(drawn, channel_order='rgb'))
 
     def _save(self, runner, filename: str) -> None:
         if not is_main_process() or not self._rows:

@@ -1,0 +1,60 @@
+"""The digit canvases (:mod:`.digit_canvas`) with per-pixel masks as an mmsegmentation dataset.
+
+Imported by ``mmbackbones.datasets`` only where mmsegmentation can be imported; an mmseg config
+names it ``type='mmbackbones.DigitCanvasSegDataset'``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from mmseg.datasets import BaseSegDataset
+
+from ..registry import DATASETS
+from .digit_canvas import CLASSES, SPLITS, prepare_digit_canvas
+
+
+@DATASETS.register_module()
+class DigitCanvasSegDataset(BaseSegDataset):
+    """Handwritten digits on 128 x 128 canvases with a class per pixel: 0 background (clutter
+    included), ``1 + d`` on the ink of digit ``d`` (11 classes). The same canvases as
+    :class:`~mmbackbones.datasets.digit_det.DigitCanvasDataset`; the masks are written into the
+    folder on first use (3,000 train and 500 val images with the default settings).
+
+    Args:
+        data_root: Folder of the prepared canvases (created, or given masks, when needed).
+        split: ``'train'`` or ``'val'``.
+        generator: Settings of :func:`~mmbackbones.datasets.digit_canvas.prepare_digit_canvas`
+            (``seed``, ``num_train``, ...); a folder prepared with other settings is an error.
+        **kwargs: Passed to mmseg's ``BaseSegDataset`` (``pipeline``, ``indices``,
+            ``test_mode``, ...).
+
+    Example:
+        >>> ds = DigitCanvasSegDataset('data/digit_det', split='val')
+        >>> len(ds), ds.metainfo['classes'][:3]
+        (500, ('background', '0', '1'))
+    """
+
+    METAINFO = dict(
+        classes=('background',) + CLASSES,
+        # black background, then matplotlib's tab10 (RGB) for the digits
+        palette=[(0, 0, 0), (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
+                 (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
+                 (188, 189, 34), (23, 190, 207)])
+
+    # tools/train.py does not require data_root to exist: this class writes it.
+    prepares_data_root = True
+
+    def __init__(self, data_root: str = 'data/digit_det', split: str = 'train',
+                 generator: Optional[dict] = None, **kwargs) -> None:
+        if split not in SPLITS:
+            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
+        for key in ('ann_file', 'data_prefix', 'metainfo', 'img_suffix', 'seg_map_suffix',
+                    'reduce_zero_label'):
+            if key in kwargs:
+                raise TypeError(f'DigitCanvasSegDataset sets {key} itself; got '
+                                f'{key}={kwargs[key]!r}.')
+        prepare_digit_canvas(data_root, masks=True, **(generator or {}))
+        super().__init__(data_root=data_root, img_suffix='.png', seg_map_suffix='.png',
+                         data_prefix=dict(img_path=f'images/{split}',
+                                          seg_map_path=f'masks/{split}'),
+                         reduce_zero_label=False, **kwargs)
