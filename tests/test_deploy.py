@@ -293,7 +293,8 @@ def test_cpu_amp_refused_where_bf16_is_emulated(monkeypatch):
     from mmbackbones.engine.config import ConfigError
     monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx2'}))
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1))))
+    cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+                      model=dict(backbone=dict(type='ResNet', norm_eval=True))))
     with pytest.raises(ConfigError, match='no native bf16.*optim_wrapper.force=True'):
         apply_fast_paths(cfg, amp=True)
     optimizer = torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
@@ -306,6 +307,12 @@ def test_cpu_amp_refused_where_bf16_is_emulated(monkeypatch):
     assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper' and len(notes) == 4
     assert cfg.custom_hooks == [dict(type='ChannelsLastHook')]
     assert cfg.compile is True and cfg.efficient_conv_bn_eval == ['backbone']
+    # where every BN of the backbone trains, the flag says that training is unchanged
+    trains_bn = Config(dict(model=dict(backbone=dict(type='ResNet', frozen_stages=-1))))
+    notes = apply_fast_paths(trains_bn, efficient_conv_bn_eval=True)
+    assert len(notes) == 2 and 'training steps are unchanged' in notes[1]
+    frozen = Config(dict(model=dict(backbone=dict(type='ResNet', frozen_stages=1))))
+    assert len(apply_fast_paths(frozen, efficient_conv_bn_eval=True)) == 1
 
 
 def test_channels_last_hook_converts_model_and_backbone_input():

@@ -131,4 +131,10 @@ def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False
         cfg.efficient_conv_bn_eval = ['backbone']
         notes.append('--efficient-conv-bn-eval: mmengine efficient conv-BN eval in the backbone '
                      '(acts where BN is in eval mode: frozen stages, norm_eval=True)')
+        backbone = (cfg.get('model') or {}).get('backbone') or {}
+        frozen = backbone.get('frozen_stages', -1)
+        if not backbone.get('norm_eval', False) and not (isinstance(frozen, int) and frozen >= 0):
+            notes.append('--efficient-conv-bn-eval: this config trains every BN of its backbone '
+                         '(norm_eval=False, no frozen stages), so training steps are unchanged; '
+                         'only evaluation passes use it')
     return notes

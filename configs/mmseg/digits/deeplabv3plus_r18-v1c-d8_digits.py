@@ -18,6 +18,9 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
 norm_cfg = dict(type='BN', requires_grad=True)
+# ~94% of the pixels are background: weighting it 0.1 keeps the loss from settling on "all
+# background" for the first epochs (unweighted, 2 epochs gave mIoU 8.5, every pixel background)
+class_weight = [0.1] + [1.0] * 10
 model = dict(
     data_preprocessor=dict(
         # grey canvases (the loader replicates them to 3 channels)
@@ -35,9 +38,11 @@ model = dict(
         c1_in_channels=32,
         c1_channels=16,
         num_classes=11,
-        norm_cfg=norm_cfg),
+        norm_cfg=norm_cfg,
+        loss_decode=dict(class_weight=class_weight)),
     auxiliary_head=dict(
         in_channels=128,
         channels=32,
         num_classes=11,
-        norm_cfg=norm_cfg))
+        norm_cfg=norm_cfg,
+        loss_decode=dict(class_weight=class_weight)))

@@ -4,7 +4,10 @@
 _base_ = 'mmseg::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=1)
+# 12 epochs of 3,000 canvases = 2,256 steps of 16 images: 0.32 s per step of the DeepLabV3+
+# ResNetV1c-18 config on 2 idle cores, 13 min 51 s with the evaluations (README: the mIoU).
+# Another length: --cfg-options train_cfg.max_epochs=N (the cosine phase follows it).
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
@@ -13,7 +16,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=6, T_max=6, eta_min=1e-5,
+    # end and T_max follow train_cfg.max_epochs
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, eta_min=1e-5,
          convert_to_iter_based=True),
 ]
 # lr above is for 16 images per step; --auto-scale-lr scales it with the total batch
