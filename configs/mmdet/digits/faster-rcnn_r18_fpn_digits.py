@@ -11,7 +11,7 @@
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     './_base_/digit_det.py',
-    './_base_/digit_det_runtime.py',  # 1 epoch of AdamW, hooks
+    './_base_/digit_det_runtime.py',  # 10 epochs of AdamW, hooks
 ]
 custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
 

@@ -7,6 +7,9 @@
 #   python tools/test.py configs/mmdet/digits/retinanet_r18_fpn_digits.py \
 #       work_dirs/retinanet_r18_fpn_digits/best_coco_bbox_mAP_epoch_N.pth
 #
+# Measured on 2 idle CPU cores (README): bbox mAP 0.879, mAP@0.5 0.975 after the 10 epochs, in
+# 13 minutes with the evaluations (0.738 / 0.934 after 3 epochs).
+#
 # Changes from mmdet's RetinaNet-R50 for 16-40 px digits on a CPU: no ImageNet weights (none can
 # be downloaded here), so BN trains (norm_eval=False) and no stage is frozen; FPN levels P3-P5
 # (strides 8-32) with anchors of 16-91 px, 1-3x taller than wide, instead of 32-813 px; a
@@ -14,7 +17,7 @@
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     './_base_/digit_det.py',
-    './_base_/digit_det_runtime.py',  # 1 epoch of AdamW, hooks
+    './_base_/digit_det_runtime.py',  # 10 epochs of AdamW, hooks
 ]
 custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
 

@@ -7,6 +7,9 @@
 #   python tools/test.py configs/mmseg/digits/deeplabv3plus_r18-v1c-d8_digits.py \
 #       work_dirs/deeplabv3plus_r18-v1c-d8_digits/best_mIoU_epoch_N.pth
 #
+# Measured on 2 idle CPU cores (README): mIoU 81.5 (mmseg's percent) after the 12 epochs, in
+# 14 minutes with the evaluations.
+#
 # Changes from mmseg's DeepLabV3+ R50-D8 for 16-40 px digits on a CPU: ResNetV1c-18 with
 # base_channels=32 (stages of 32-256 channels) and no ImageNet weights (none can be downloaded),
 # plain BN (SyncBN needs a process group), ASPP dilations 1/2/4/6 for 16 x 16 stride-8 maps of a
