@@ -27,7 +27,7 @@ wheel=$(ls "$CACHE"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  echo "[build_mmcv] building mmcv==$MMCV_VERSION against torch $TORCH_VERSION (about 11 min on 2 cores)"
+  echo "[build_mmcv] building mmcv==$MMCV_VERSION against torch $TORCH_VERSION (11-20 min on 2 cores)"
   $PY -m venv --system-site-packages "$work/venv"
   # The build venv sees the caller's packages (torch) even when the caller is itself a venv:
   # --system-site-packages only reaches the base interpreter's, so add the caller's site dir
