@@ -217,6 +217,15 @@ def tiny_config(tmp_path, data_root: str, name: str, epochs: int = 2, extra: str
     return path
 
 
+def json_rows(work_dir: str, pattern: str) -> list[dict]:
+    """The JSON lines of the newest ``work_dir/<timestamp>/pattern`` file an mmengine run wrote."""
+    import glob
+    import json
+    path = sorted(glob.glob(osp.join(work_dir, '*', pattern)))[-1]
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Print the bad-input case counts of the validation property test (issue 13)."""
     import sys

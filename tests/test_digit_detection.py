@@ -21,7 +21,7 @@ import pytest
 from mmbackbones.datasets import digit_canvas
 from mmbackbones.datasets.digit_canvas import generate, prepare_digit_canvas, source_digits
 
-from conftest import requires_mmdet, tool
+from conftest import json_rows, requires_mmdet, tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = dict(num_train=24, num_val=12)
@@ -227,12 +227,6 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-def _json_rows(work_dir: str, pattern: str) -> list[dict]:
-    import glob
-    path = sorted(glob.glob(osp.join(work_dir, '*', pattern)))[-1]
-    with open(path) as f:
-        return [json.loads(line) for line in f]
-
 
 @requires_mmdet
 @pytest.mark.slow
@@ -246,7 +240,7 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
     work_dir = str(tmp_path / 'train')
     assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
 
-    rows = _json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
+    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
     losses = [r['loss'] for r in rows if 'loss' in r]
     assert len(losses) == 24
     assert np.mean(losses[-4:]) < 0.92 * np.mean(losses[:4]), losses
@@ -265,7 +259,7 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
     test_dir = str(tmp_path / 'test')
     argv = [str(config), ckpt, '--work-dir', test_dir, '--out', preds]
     assert tool('test.py').main(argv) == 0
-    tested = _json_rows(test_dir, '*.json')[-1]
+    tested = json_rows(test_dir, '*.json')[-1]
     logged = metrics[best_epoch - 1]
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/bbox_mAP_s'):
         assert tested[key] == logged[key], key

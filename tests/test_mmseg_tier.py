@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import glob
-import json
 import os
 import os.path as osp
 import warnings
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tool, why_no_tier
+from conftest import json_rows, tool, why_no_tier
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmseg', '*.py')))
@@ -119,11 +118,6 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-def _json_rows(work_dir: str, pattern: str) -> list[dict]:
-    path = sorted(glob.glob(osp.join(work_dir, '*', pattern)))[-1]
-    with open(path) as f:
-        return [json.loads(line) for line in f]
-
 
 def test_digit_segmentation_learns_evaluates_and_reloads(tmp_path):
     root = str(tmp_path / 'digit_det')
@@ -133,7 +127,7 @@ def test_digit_segmentation_learns_evaluates_and_reloads(tmp_path):
     assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
     assert sorted(os.listdir(osp.join(root, 'masks'))) == ['train', 'val']
 
-    rows = _json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
+    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
     losses = [r['loss'] for r in rows if 'loss' in r]
     assert len(losses) == 24
     # Measured: the last 4 losses are 0.73x the first 4 on an AVX2 EPYC, every step lower than
@@ -158,7 +152,7 @@ def test_digit_segmentation_learns_evaluates_and_reloads(tmp_path):
     test_dir = str(tmp_path / 'test')
     ckpt = osp.join(work_dir, best[0])
     assert tool('test.py').main([str(config), ckpt, '--work-dir', test_dir]) == 0
-    tested = _json_rows(test_dir, '*.json')[-1]
+    tested = json_rows(test_dir, '*.json')[-1]
     for key in ('mIoU', 'aAcc', 'mAcc'):
         assert tested[key] == metrics[best_epoch - 1][key], key
     assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > 10_000
