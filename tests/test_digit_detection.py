@@ -227,7 +227,6 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-
 @requires_mmdet
 @pytest.mark.slow
 def test_retinanet_learns_evaluates_and_reloads(tmp_path):

@@ -118,7 +118,6 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-
 def test_digit_segmentation_learns_evaluates_and_reloads(tmp_path):
     root = str(tmp_path / 'digit_det')
     config = tmp_path / 'tiny_seg.py'
