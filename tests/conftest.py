@@ -6,6 +6,7 @@ import importlib.util
 import os
 import os.path as osp
 import re
+from collections import Counter
 from types import ModuleType
 
 import pytest
@@ -226,11 +227,72 @@ def json_rows(work_dir: str, pattern: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    """Print the bad-input case counts of the validation property test (issue 13)."""
+# ------------------------------------------------------------------ the test session and CI
+#: A skip reason naming a tier's install command (``bash tools/install.sh --with-mmdet``,
+#: ``bash tools/build_mmcv.sh``): the
+#: test needs an optional tier. CI's tiers part re-runs exactly the tests the basic part skipped
+#: for such a reason (``MMBB_TIER_SKIPS_OUT``) and fails if one of them skips again
+#: (``MMBB_REQUIRE_TIERS``), so a tier that did not install cannot pass unnoticed.
+TIER_SKIP = re.compile(r'tools/(?:install\.sh --(?:with-[\w-]+|all)|build_mmcv\.sh)')
+
+_WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+if _WORKERS > 1:  # pytest-xdist: share the cores between the workers instead of oversubscribing
+    _THREADS = max(1, (os.cpu_count() or 1) // _WORKERS)
+    torch.set_num_threads(_THREADS)
+    os.environ.setdefault('OMP_NUM_THREADS', str(_THREADS))  # for the tools tests start
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def tier_skips(terminalreporter) -> list[str]:
+    """Node ids of the tests this session skipped because an optional tier is missing."""
+    return sorted({r.nodeid for r in terminalreporter.stats.get('skipped', [])
+                   if TIER_SKIP.search(_skip_reason(r))})
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    config = session.config
+    if hasattr(config, 'workerinput'):  # an xdist worker: hand the counts to the controller
+        config.workeroutput['validation_cases'] = dict(_validation_cases())
+        return
+    reporter = config.pluginmanager.get_plugin('terminalreporter')
+    if reporter is None:
+        return
+    skipped = tier_skips(reporter)
+    out = os.environ.get('MMBB_TIER_SKIPS_OUT')
+    if out:
+        from mmbackbones.checkpoint.io import atomic_write_path
+        with atomic_write_path(out) as tmp, open(tmp, 'w') as f:
+            f.writelines(f'{nodeid}\n' for nodeid in skipped)
+    if os.environ.get('MMBB_REQUIRE_TIERS') and skipped:
+        reporter.write_line(f'MMBB_REQUIRE_TIERS: {len(skipped)} test(s) skipped for a missing '
+                            'tier although every tier should be installed:', red=True)
+        for nodeid in skipped:
+            reporter.write_line(f'  {nodeid}')
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_WORKER_CASES: Counter = Counter()
+
+
+def _validation_cases() -> Counter:
     import sys
     module = sys.modules.get('test_validation')
-    cases = getattr(module, 'CASES', None)
+    return Counter(getattr(module, 'CASES', None) or {}) + _WORKER_CASES
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist: add up the bad-input counts of every worker."""
+    _WORKER_CASES.update(getattr(node, 'workeroutput', {}).get('validation_cases', {}))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the bad-input case counts of the validation property test."""
+    cases = _validation_cases()
     if cases:
         terminalreporter.write_line(
             f"bad-input cases (tests/test_validation.py): {cases['tried']} tried, "
