@@ -11,6 +11,8 @@
 #    venv (with the system site-packages, so it sees torch) that pins setuptools<70, so the
 #    environment's own setuptools is never touched;
 #  * it compiles with -std=c++17 while torch>=2.10 headers need C++20: we patch the flag.
+# It compiles without debug information (CFLAGS=-g0 after the interpreter's -g): that halves the
+# compile time (roi_align.cpp: 31 s -> 14 s of CPU) and changes nothing in the code (still -O3).
 set -euo pipefail
 MMCV_VERSION=${MMCV_VERSION:-2.1.0}
 PY=${PYTHON:-python}
@@ -43,6 +45,7 @@ if [ -z "$wheel" ]; then
   tar -xzf "$work"/src/mmcv-"$MMCV_VERSION".tar.gz -C "$work"
   sed -i 's/-std=c++17/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
   (cd "$work/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=${MAX_JOBS:-2} \
+     CFLAGS="${CFLAGS:-} -g0" \
      "$work/venv/bin/python" -m pip wheel --no-build-isolation --no-deps -w "$work/dist" .)
   # Move into the cache atomically so an interrupted build never leaves a half-written wheel.
   built=$(ls "$work"/dist/mmcv-*.whl)
