@@ -1,6 +1,7 @@
 """Reference numbers of the model zoo, read from the repository's OpenMMLab-style metafiles.
 
-``model-index.yml`` at the repository root lists ``configs/<family>/metafile.yml``; each model
+``model-index.yml`` (at the root of a checkout, or in ``mmbackbones/.mim`` of an installed
+package, the OpenMMLab layout ``mim`` reads) lists ``configs/<family>/metafile.yml``; each model
 entry names a registered variant (``resnet50``) or a config, its paper (through its collection),
 parameters, FLOPs (multiply-accumulates), config and where its weights come from. Tests take their
 golden counts from here, ``tools/misc/list_models.py`` shows them as columns and
@@ -13,8 +14,24 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The repository checkout this package lives in (configs and model-index.yml are there).
+#: The repository checkout this package lives in, when it lives in one.
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: Where an installed package keeps its configs, tools and model-index.yml.
+MIM_ROOT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim')
+
+
+def zoo_root() -> str:
+    """The folder holding ``model-index.yml`` and ``configs/``: the checkout when the package
+    runs from one, else the installed ``mmbackbones/.mim``.
+
+    Example:
+        >>> osp.isfile(osp.join(zoo_root(), 'model-index.yml'))
+        True
+    """
+    if osp.isfile(osp.join(REPO_ROOT, 'model-index.yml')) and \
+            osp.isdir(osp.join(REPO_ROOT, 'mmbackbones')):
+        return REPO_ROOT
+    return MIM_ROOT
 
 
 @dataclass(frozen=True)
@@ -45,12 +62,16 @@ def _entry(model: dict, collections: dict) -> ZooEntry:
 
 
 @functools.lru_cache(maxsize=4)
-def load_zoo(root: str = REPO_ROOT) -> dict[str, ZooEntry]:
+def load_zoo(root: str | None = None) -> dict[str, ZooEntry]:
     """Every model of every metafile that ``root/model-index.yml`` imports, by name.
 
-    Returns an empty dict where the repository files are absent (an installed wheel).
+    Args:
+        root: The folder of ``model-index.yml``; default :func:`zoo_root`.
+
+    Returns an empty dict where the files are absent (a package built without them).
     """
     import yaml
+    root = zoo_root() if root is None else root
     index_path = osp.join(root, 'model-index.yml')
     if not osp.isfile(index_path):
         return {}
