@@ -70,7 +70,7 @@ def test_wheel_contents(dists):
     expected = [f'{mim}model-index.yml', f'{mim}configs/resnet/resnet18_8xb16_digits.py',
                 f'{mim}configs/_base_/default_runtime.py', f'{mim}tools/train.py',
                 f'{mim}tools/test.py', f'{mim}tools/misc/list_models.py',
-                'mmbackbones/py.typed'] + \
+                'mmbackbones/py.typed', 'mmbackbones/hub.py'] + \
                [mim + path for path in _metafiles()]
     missing = [n for n in expected if n not in names]
     assert not missing, f'not in the wheel: {missing}'
