@@ -69,11 +69,12 @@ def build_model(model: str | os.PathLike | dict, part: str = 'model', pretrained
 def _build_pretrained(variant: str, weights: str, pretrained: bool, overrides: dict) -> nn.Module:
     if not pretrained:
         return MODELS.build(dict(type=variant, **overrides))
-    from .hub import init_cfg
+    from .hub import init_cfg, weights_entry
     if overrides.get('init_cfg') is not None:
         raise ValueError(f'pretrained=True loads the published weights; got init_cfg='
                          f'{overrides["init_cfg"]!r} too. Pass one of them.')
-    built = MODELS.build(dict(type=variant, **{**overrides, 'init_cfg': init_cfg(weights)}))
+    arguments = {**weights_entry(weights).arguments, **overrides}  # what the weights need
+    built = MODELS.build(dict(type=variant, **arguments, init_cfg=init_cfg(weights)))
     built.init_weights()
     return built
 

@@ -290,6 +290,18 @@ def test_build_model_pretrained_takes_the_entry(cache):
         build_model('resnet18.nope', pretrained=True)
 
 
+def test_entry_arguments_reach_the_model(cache, monkeypatch):
+    """mmpretrain's Res2Net weights need the original stride-1 pool; the entry says so."""
+    entry = weights_entry('res2net50_14w_8s')
+    assert entry.arguments == {'stride1_pool': True}
+    os.makedirs(cache)
+    theirs = build_model('res2net50_14w_8s', stride1_pool=True)
+    torch.save({'state_dict': theirs.state_dict()}, osp.join(cache, osp.basename(entry.url)))
+    ours = build_model('res2net50_14w_8s', pretrained=True)
+    assert ours.stride1_pool and torch.equal(ours.layer4[0].conv3.weight,
+                                             theirs.layer4[0].conv3.weight)
+
+
 def test_mmengine_checkpoint_loader_knows_the_scheme(cache):
     from mmengine.runner import CheckpointLoader
     os.makedirs(cache)

@@ -76,6 +76,8 @@ class WeightsEntry:
         source: Where the entry's numbers come from.
         license: The weights' license (SPDX).
         default: Whether ``build_model(variant, pretrained=True)`` takes this entry.
+        arguments: Constructor arguments the weights need beyond the variant's
+            (Res2Net's ``stride1_pool=True`` for the original code's weights).
     """
 
     name: str
@@ -93,6 +95,7 @@ class WeightsEntry:
     source: str
     license: str
     default: bool = False
+    arguments: dict = field(default_factory=dict)
 
     @property
     def tag(self) -> str:
@@ -124,7 +127,8 @@ def _weights(model: dict) -> WeightsEntry:
         input_size=tuple(meta['Input Size']), resize_size=meta.get('Resize Size'),
         mean=tuple(meta['Mean']), std=tuple(meta['Std']), channel_order=meta['Channel Order'],
         metrics=dict(results.get('Metrics') or {}), dataset=results.get('Dataset', ''),
-        source=meta['Source'], license=meta['License'], default=bool(meta.get('Default')))
+        source=meta['Source'], license=meta['License'], default=bool(meta.get('Default')),
+        arguments=dict(meta.get('Arguments') or {}))
 
 
 def _entry(model: dict, collections: dict) -> ZooEntry:
