@@ -193,21 +193,25 @@ def download(url: str, sha256: str | None = None, progress: bool = True,
         '/root/.cache/torch/hub/checkpoints/resnet18-f37072fd.pth'
     """
     cached = osp.join(cache_dir(), osp.basename(urlparse(url).path))
-    if osp.isfile(cached):  # a pre-filled cache works offline
-        return cached
+    expected = expected_hash(url, sha256)
     rank, world = _dist_info()
+    if world == 1:
+        if not osp.isfile(cached):  # a pre-filled cache works offline
+            _download_once(url, cached, expected, progress, name or url)
+        return cached
+    # Every rank meets at the barrier, cached or not (as mmengine's load_from_http does), so a
+    # rank that finds the file cannot leave another waiting.
     error: BaseException | None = None
-    if rank == 0:
+    if rank == 0 and not osp.isfile(cached):
         try:
-            _download_once(url, cached, expected_hash(url, sha256), progress, name or url)
-        except BaseException as err:  # noqa: BLE001  (the other ranks must not wait forever)
+            _download_once(url, cached, expected, progress, name or url)
+        except BaseException as err:  # noqa: BLE001  (re-raised after the barrier)
             error = err
-    if world > 1:
-        torch.distributed.barrier()
+    torch.distributed.barrier()
     if error is not None:
         raise error
-    if rank > 0:  # a rank of another machine may not see rank 0's cache
-        _download_once(url, cached, expected_hash(url, sha256), progress, name or url)
+    if not osp.isfile(cached):  # a rank of another machine does not see rank 0's cache
+        _download_once(url, cached, expected, progress, name or url)
     return cached
 
 

@@ -230,6 +230,9 @@ def test_two_processes_download_once(server, cache, tmp_path, ddp):
     with open(paths.pop(), 'rb') as f:
         assert f.read() == data
     assert _cache_files(cache) == [osp.basename(url)]
+    if ddp:  # cached now: every rank still meets the others at the barrier, none downloads
+        mp.spawn(_download_worker, args=(url, str(out), _free_port()), nprocs=2, join=True)
+        assert server.hits['/' + osp.basename(url)] == 1
 
 
 # ----------------------------------------------------------------------------- weights as data
