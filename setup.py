@@ -1,39 +1,52 @@
-import os.path as osp
+"""Build hook: ship configs, tools and model-index.yml as ``mmbackbones/.mim`` (OpenMMLab layout).
 
-from setuptools import find_packages, setup
+Everything else (metadata, dependencies, extras) is in ``pyproject.toml``. A wheel gets copies
+(``mim`` and :mod:`mmbackbones.analysis.metafile` find them in site-packages); an editable install
+gets symlinks into the checkout, as mmpretrain's ``setup.py`` makes them.
+"""
+import os
+import os.path as osp
+import shutil
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
 
 
-def read_requirements(name):
-    with open(osp.join(HERE, 'requirements', name)) as f:
-        return [line.strip() for line in f
-                if line.strip() and not line.startswith('#')]
+class build_py_with_mim(build_py):  # noqa: N801  (setuptools command naming)
+    """``build_py`` that also writes ``mmbackbones/.mim/{configs,tools,model-index.yml}``."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            self._link(osp.join(HERE, 'mmbackbones', '.mim'))
+        else:
+            self._copy(osp.join(self.build_lib, 'mmbackbones', '.mim'))
+
+    @staticmethod
+    def _copy(mim: str) -> None:
+        os.makedirs(mim, exist_ok=True)
+        ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+        for name in MIM_FILES:
+            src, dst = osp.join(HERE, name), osp.join(mim, name)
+            if osp.isdir(dst) and not osp.islink(dst):
+                shutil.rmtree(dst)
+            elif osp.lexists(dst):
+                os.remove(dst)
+            if osp.isdir(src):
+                shutil.copytree(src, dst, ignore=ignore)
+            else:
+                shutil.copyfile(src, dst)
+
+    @staticmethod
+    def _link(mim: str) -> None:
+        os.makedirs(mim, exist_ok=True)
+        for name in MIM_FILES:
+            dst = osp.join(mim, name)
+            if not osp.lexists(dst):
+                os.symlink(osp.join('..', '..', name), dst)
 
 
-def read_version():
-    scope = {}
-    with open(osp.join(HERE, 'mmbackbones', 'version.py')) as f:
-        exec(f.read(), scope)
-    return scope['__version__']
-
-
-setup(
-    name='mmbackbones',
-    version=read_version(),
-    description='OpenMMLab-style registry of CNN backbones and necks',
-    long_description=open(osp.join(HERE, 'README.md')).read(),
-    long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
-    python_requires='>=3.9',
-    install_requires=read_requirements('runtime.txt'),
-    extras_require={
-        'lite': read_requirements('mminstall.txt'),
-        'train': read_requirements('train.txt'),
-        'deploy': read_requirements('deploy.txt'),
-        'tests': (read_requirements('tests.txt') + read_requirements('train.txt') +
-                  read_requirements('deploy.txt')),
-    },
-    license='Apache-2.0',
-    zip_safe=False,
-)
+setup(cmdclass={'build_py': build_py_with_mim})

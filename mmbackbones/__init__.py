@@ -20,9 +20,10 @@ def _check_mmcv() -> None:
 _check_mmcv()
 
 # importing the packages registers every module (engine: runner hooks, atomic checkpoints)
-from . import engine, models  # noqa: E402
+from . import engine, hub, models  # noqa: E402
 from .build import build_model  # noqa: E402
 from .registry import MODELS  # noqa: E402
 from .utils import register_all_modules  # noqa: E402
 
-__all__ = ['__version__', 'MODELS', 'build_model', 'engine', 'models', 'register_all_modules']
+__all__ = ['__version__', 'MODELS', 'build_model', 'engine', 'hub', 'models',
+           'register_all_modules']

@@ -11,7 +11,7 @@ import torch.nn as nn
 from .registry import MODELS
 
 
-def build_model(model: str | os.PathLike | dict, part: str = 'model',
+def build_model(model: str | os.PathLike | dict, part: str = 'model', pretrained: bool = False,
                 **overrides: Any) -> nn.Module:
     """Build a registered name, a config dict or the model of a config file.
 
@@ -22,6 +22,9 @@ def build_model(model: str | os.PathLike | dict, part: str = 'model',
         part: For a config: ``'model'`` builds ``cfg.model`` as the Runner would (default scope,
             top-level ``data_preprocessor``); ``'backbone'`` builds ``cfg.model.backbone``
             (``cfg.model`` when it has none).
+        pretrained: For a named variant, load its published weights: ``'resnet50'`` takes the
+            default entry of its metafile, ``'resnet50.tv_in1k'`` the one named
+            (:mod:`mmbackbones.hub`; list them with ``hub.list_pretrained()``).
         **overrides: Arguments merged over the built dict's top level (constructor arguments of a
             name or a backbone).
 
@@ -30,7 +33,8 @@ def build_model(model: str | os.PathLike | dict, part: str = 'model',
 
     Raises:
         ValueError: ``model`` is neither a config file nor a registered name, or ``part`` is
-            unknown.
+            unknown, or ``pretrained`` is asked of a config or together with ``init_cfg``.
+        KeyError: ``model`` names weights its metafile does not list.
 
     Example:
         >>> from mmbackbones import build_model
@@ -38,21 +42,41 @@ def build_model(model: str | os.PathLike | dict, part: str = 'model',
         (512,)
         >>> build_model(dict(type='ResNet', depth=18), num_stages=2).out_channels
         (64, 128)
+        >>> model = build_model('resnet50.tv_in1k', pretrained=True)  # doctest: +SKIP
     """
     if part not in ('model', 'backbone'):
         raise ValueError(f"part={part!r} is not supported; allowed: ['model', 'backbone'].")
+    if pretrained and not isinstance(model, str):
+        raise ValueError(f'pretrained=True needs a registered name (e.g. "resnet50.tv_in1k"); '
+                         f'got {type(model).__name__}. A config names its weights in init_cfg.')
     if isinstance(model, dict):
         return MODELS.build({**model, **overrides})
     if not isinstance(model, (str, os.PathLike)) or os.fspath(model).endswith('.py') or \
             osp.isfile(model):
         return _build_from_config(model, part, overrides)
+    if model not in MODELS and model.split('.', 1)[0] in MODELS:  # 'resnet50.tv_in1k'
+        from .hub import weights_entry
+        return _build_pretrained(weights_entry(model).variant, model, pretrained, overrides)
     if model not in MODELS:
         names = sorted(MODELS.module_dict)
         close = difflib.get_close_matches(model, names, n=3)
         hint = f' Did you mean {", ".join(repr(c) for c in close)}?' if close else ''
         raise ValueError(f'{model!r} is neither a config file nor a registered model.{hint} '
                          'List them with: python tools/misc/list_models.py')
-    return MODELS.build(dict(type=model, **overrides))
+    return _build_pretrained(model, model, pretrained, overrides)
+
+
+def _build_pretrained(variant: str, weights: str, pretrained: bool, overrides: dict) -> nn.Module:
+    if not pretrained:
+        return MODELS.build(dict(type=variant, **overrides))
+    from .hub import init_cfg, weights_entry
+    if overrides.get('init_cfg') is not None:
+        raise ValueError(f'pretrained=True loads the published weights; got init_cfg='
+                         f'{overrides["init_cfg"]!r} too. Pass one of them.')
+    arguments = {**weights_entry(weights).arguments, **overrides}  # what the weights need
+    built = MODELS.build(dict(type=variant, **arguments, init_cfg=init_cfg(weights)))
+    built.init_weights()
+    return built
 
 
 def build_for_tool(spec: str, options: dict | None = None) -> tuple[nn.Module, nn.Module]:

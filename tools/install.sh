@@ -11,13 +11,15 @@
 #  * mmcv: a full mmcv that is already installed (compiled ops, e.g. for mmdetection) is kept;
 #    otherwise mmcv-lite (pure Python). --with-mmdet builds full mmcv with tools/build_mmcv.sh,
 #    which reuses its cached wheel (~/.cache/mmbackbones/wheels) when there is one.
-#  * mmbackbones itself, editable, with the extras for training and tests.
+#  * mmbackbones itself, editable, with the extras for training and tests (the dependency lists
+#    are in pyproject.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 PIP="$PY -m pip install --disable-pip-version-check"
 WITH_MMDET=0
 WITH_MMSEG=0
+EXTRAS=tests  # pyproject.toml [project.optional-dependencies]
 for arg in "$@"; do
   case "$arg" in
     --with-mmdet) WITH_MMDET=1 ;;
@@ -39,9 +41,9 @@ if [ "$WITH_MMDET" = 1 ] || [ "$WITH_MMSEG" = 1 ]; then
 elif has_dist mmcv; then
   echo "[install] keeping the installed full mmcv $($PY -c 'import mmcv; print(mmcv.__version__)')"
 else
-  $PIP -r requirements/mminstall.txt
+  EXTRAS="lite,$EXTRAS"  # mmcv-lite (pyproject.toml's `lite` extra)
 fi
-$PIP -e ".[tests]"
+$PIP -e ".[$EXTRAS]"
 # Only for the tests that compare our ResNet3d with mmaction2's: its wheel pulls decord and
 # opencv-contrib and lacks a subpackage, so it is installed without dependencies and the tests
 # load its backbone module directly.

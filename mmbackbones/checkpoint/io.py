@@ -22,7 +22,6 @@ import os.path as osp
 import pickle
 import re
 from typing import Callable, Iterator
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -75,45 +74,18 @@ def _history_buffer_getattr(obj, name: str):
     return getattr(obj, name)
 
 
-def _resolve_url(name: str) -> str | None:
-    """Map OpenMMLab's ``torchvision://``/``open-mmlab://``/``mmcls://`` names to a URL."""
-    from mmengine.runner import checkpoint as mmckpt
-    for prefix, table in (('torchvision://', mmckpt.get_torchvision_models),
-                          ('open-mmlab://', mmckpt.get_external_models),
-                          ('openmmlab://', mmckpt.get_external_models),
-                          ('mmcls://', mmckpt.get_mmcls_models)):
-        if name.startswith(prefix):
-            key = name[len(prefix):]
-            urls = table()
-            if key not in urls:
-                raise KeyError(f'checkpoint={name!r}: unknown model name {key!r} for {prefix}; '
-                               f'known: {sorted(urls)[:20]}...')
-            return urls[key]
-    if name.startswith(('http://', 'https://')):
-        return name
-    return None
-
-
 def resolve_checkpoint(name: str) -> str:
-    """Return a local file for ``name``: a path, or a URL/model-zoo name cached in torch hub."""
-    url = _resolve_url(str(name))
-    if url is None:
+    """Return a local file for ``name``: a path, or a URL/model-zoo name downloaded into torch
+    hub's cache by :func:`mmbackbones.hub.resolve` (hash-checked, once per machine)."""
+    from ..hub import resolve
+    cached = resolve(str(name))
+    if cached is None:
         if osp.isdir(name):
             raise CheckpointFileError(f'checkpoint={name!r} is a directory, not a checkpoint '
                                       'file; name the .pth/.pkl/.safetensors file inside it.')
         if not osp.isfile(name):
             raise CheckpointNotFoundError(f'checkpoint={name!r} is not a file (no such file).')
         return str(name)
-    cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
-    if not osp.isfile(cached):
-        os.makedirs(osp.dirname(cached), exist_ok=True)
-        try:
-            # torch downloads to a temporary file and renames it: no half-written cache entry.
-            torch.hub.download_url_to_file(url, cached, progress=True)
-        except Exception as err:
-            raise CheckpointNotFoundError(
-                f'checkpoint={name!r}: could not download {url} ({err}). Without network, put '
-                f'the file at {cached} or pass a local path.') from err
     return cached
 
 

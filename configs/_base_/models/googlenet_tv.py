@@ -1,7 +1,8 @@
 # torchvision's GoogLeNet (BN, 3x3 branch, no LRN); its checkpoints load as they are, e.g.
-# backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='torchvision://googlenet')).
+# backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='mmbackbones://googlenet_tv.tv_in1k')).
 # torchvision's weights expect inputs scaled to [-1, 1] (what its transform_input=True makes of
-# ImageNet-normalised inputs), hence mean=std=127.5 here.
+# ImageNet-normalised inputs), hence mean=std=127.5 here, as the weights entry says
+# (mmbackbones.hub.data_preprocessor('googlenet_tv.tv_in1k')).
 model = dict(
     type='mmpretrain.ImageClassifier',
     data_preprocessor=dict(
