@@ -318,7 +318,8 @@ def our_runners(label: str, ours: nn.Module, x: torch.Tensor,
                 if mode == 'compile' else None
             runners.append(Runner(f'{name} {record.precision}', fast, x, params=params,
                                   train_model=train_model,
-                                  modes=('infer', 'train') if train_model else ('infer', )))
+                                  modes=('infer', ) if train_model is None
+                                  else ('infer', 'train')))
         elif mode == 'onnxruntime':
             runners.append(Runner(name, onnx_model(model, x), x, params=params,
                                   modes=('infer', ), memory=False))
