@@ -365,8 +365,9 @@ def export(model: nn.Module, path: str, fmt: str, input_shape: Sequence[int], *,
 
     def verify(tmp: str) -> None:  # before the file takes its final name
         for shape in shapes:
-            inp = torch.randn(*shape, generator=gen) if not int8 or shape != shapes[0] else \
-                calibration[0][:shape[0]] if calibration[0].shape[0] >= shape[0] else \
+            # int8 is checked on the calibration data (resized for the dynamic check): its
+            # ranges come from there, and noise of another range would saturate them
+            inp = _like_calibration(calibration[0], shape) if int8 else \
                 torch.randn(*shape, generator=gen)
             with torch.no_grad():
                 eager = outputs_tuple(model(inp))
@@ -383,6 +384,17 @@ def export(model: nn.Module, path: str, fmt: str, input_shape: Sequence[int], *,
     else:
         atomic_write(path, lambda tmp: (make(tmp), verify(tmp)))
     return result
+
+
+def _like_calibration(batch: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """``batch`` brought to ``shape``: batch repeated/cut, spatial dims interpolated."""
+    n = shape[0]
+    x = batch.repeat(-(-n // batch.shape[0]), *([1] * (batch.dim() - 1)))[:n].float()
+    if tuple(x.shape[2:]) != tuple(shape[2:]):
+        mode = 'bilinear' if x.dim() == 4 else 'trilinear' if x.dim() == 5 else 'linear'
+        x = torch.nn.functional.interpolate(x, size=tuple(shape[2:]), mode=mode,
+                                            align_corners=False)
+    return x
 
 
 def _write_ir(path: str, make: Callable[[str], None], verify: Callable[[str], None]) -> None:
