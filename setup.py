@@ -31,6 +31,7 @@ setup(
         'lite': read_requirements('mminstall.txt'),
         'train': read_requirements('train.txt'),
         'deploy': read_requirements('deploy.txt'),
+        'openvino': read_requirements('deploy.txt') + read_requirements('openvino.txt'),
         'tests': (read_requirements('tests.txt') + read_requirements('train.txt') +
                   read_requirements('deploy.txt')),
     },
