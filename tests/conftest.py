@@ -297,3 +297,45 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(
             f"bad-input cases (tests/test_validation.py): {cases['tried']} tried, "
             f"{cases['clear']} ended in a clear TypeError/ValueError/KeyError naming the argument")
+
+
+@pytest.fixture(scope='session')
+def trained_digits_resnet18(tmp_path_factory, digits_root) -> dict:
+    """The main job (ResNet-18 on the embedded digits, its own config) trained for one epoch
+    with tools/train.py, once per session, and its fp32 test-set predictions (tools/test.py
+    --out): ``dict(config, checkpoint, options, work_dir, fp32=predictions)``."""
+    work = tmp_path_factory.mktemp('digits_r18')
+    options = [f'train_dataloader.dataset.data_root={digits_root}',
+               f'val_dataloader.dataset.data_root={digits_root}',
+               f'test_dataloader.dataset.data_root={digits_root}']
+    assert tool('train.py').main([DIGITS_CONFIG, '--work-dir', str(work / 'train'),
+                                  '--cfg-options', 'train_cfg.max_epochs=1', *options]) == 0
+    run = dict(config=DIGITS_CONFIG, checkpoint=str(work / 'train' / 'epoch_1.pth'),
+               options=options, work_dir=str(work))
+    run['fp32'] = digits_predictions(run, 'fp32')
+    return run
+
+
+def digits_predictions(run: dict, name: str, *extra: str) -> list[int]:
+    """Predicted labels of ``run``'s checkpoint on the digits test set, through tools/test.py
+    with ``extra`` arguments (e.g. ``--precision int8``), and the gt labels as ``run['gt']``."""
+    import pickle
+    out = osp.join(run['work_dir'], f'{name}.pkl')
+    assert tool('test.py').main([run['config'], run['checkpoint'], '--work-dir',
+                                 osp.join(run['work_dir'], name), '--out', out, *extra,
+                                 '--cfg-options', *run['options']]) == 0
+    with open(out, 'rb') as f:
+        samples = pickle.load(f)
+    run['gt'] = [int(s['gt_label'][0]) for s in samples]
+    return [int(s['pred_label'][0]) for s in samples]
+
+
+def digit_canvas_batch(n: int, split: str = 'val', size: int = 64) -> torch.Tensor:
+    """``n`` digit canvases (``mmbackbones.datasets.digit_canvas``) as an ``n x 3 x size x size``
+    batch, normalized like the digits configs."""
+    import torch.nn.functional as F
+
+    from mmbackbones.datasets.digit_canvas import generate
+    images = torch.stack([torch.from_numpy(c.image).float() for c in generate(split, n)])
+    x = F.interpolate(images[:, None], size=(size, size), mode='bilinear', align_corners=False)
+    return ((x - 77.85) / 95.85).expand(-1, 3, -1, -1).contiguous()

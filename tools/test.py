@@ -6,6 +6,12 @@
     tools/dist_test.sh CONFIG CHECKPOINT 2
     python tools/test.py configs/mmdet/digits/retinanet_r18_fpn_digits.py \
         work_dirs/retinanet_r18_fpn_digits/best_coco_bbox_mAP_epoch_1.pth
+    python tools/test.py configs/resnet/resnet18_8xb16_digits.py CKPT --precision int8
+    python tools/test.py configs/resnet/resnet18_8xb16_digits.py CKPT --backend openvino
+
+``--precision int8`` / ``--backend openvino`` evaluate with the backbone deployed (torchao int8;
+OpenVINO fp32 or, with int8, NNCF int8), calibrated on the config's training batches; the neck,
+head and metric stay as configured (see ``mmbackbones/deploy/evaluate.py``).
 """
 from __future__ import annotations
 
@@ -33,6 +39,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--precision', choices=['fp32', 'int8'], default=None,
+                        help='evaluate with the backbone deployed in this precision (int8: '
+                        'calibrated on training batches); default: the model as trained')
+    parser.add_argument('--backend', choices=['pytorch', 'openvino', 'onnxruntime'],
+                        default=None, help='run the deployed backbone with PyTorch (default), '
+                        'OpenVINO or onnxruntime')
+    parser.add_argument('--calibration-batches', type=int, default=4,
+                        help='training batches that calibrate int8 (default 4)')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -76,6 +90,11 @@ def main(argv=None) -> int:
         print(f'error: {err}', file=sys.stderr)
         return 2
     runner = Runner.from_cfg(cfg)
+    if args.precision is not None or args.backend is not None:
+        from mmbackbones.deploy.evaluate import DeployBackboneHook
+        runner.register_hook(DeployBackboneHook(args.precision or 'fp32',
+                                                args.backend or 'pytorch',
+                                                args.calibration_batches))
     with distributed_teardown(), training_checkpoint_globals():
         metrics = runner.test()
     if runner.rank == 0:

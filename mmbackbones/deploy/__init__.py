@@ -4,6 +4,8 @@
 * :func:`optimize`: folding + channels_last + native reduced precision (+ ``torch.compile``).
 * :func:`export`: ONNX / TorchScript / ``torch.export`` files, verified against eager.
 * :class:`OnnxBackbone`: an exported backbone run by onnxruntime, same outputs and contract.
+* :class:`OpenVinoBackbone`: an OpenVINO IR (float or NNCF int8) with the same contract.
+* :func:`quantize_int8` (``optimize(precision='int8', calibration=...)``): torchao PT2E int8.
 """
 from .export import FORMATS, ExportError, ExportResult, export, why_no_onnx
 from .fuse import FuseReport, declared_pairs, fuse_conv_bn, switch_to_deploy
@@ -17,9 +19,13 @@ from .inference import (
     optimize,
 )
 from .onnx_backbone import OnnxBackbone
+from .openvino_backbone import OpenVinoBackbone, why_no_openvino
+from .quantize import QuantizedModel, QuantizeReport, cpu_has_vnni, quantize_int8, why_no_torchao
 
 __all__ = [
     'FORMATS', 'ExportError', 'ExportResult', 'FuseReport', 'InferenceModel', 'OnnxBackbone',
-    'OptimizeRecord', 'choose_precision', 'cpu_flags', 'cpu_has_native_bf16', 'declared_pairs',
-    'export', 'fuse_conv_bn', 'hardware_summary', 'optimize', 'switch_to_deploy', 'why_no_onnx'
+    'OpenVinoBackbone', 'OptimizeRecord', 'QuantizeReport', 'QuantizedModel', 'choose_precision',
+    'cpu_flags', 'cpu_has_native_bf16', 'cpu_has_vnni', 'declared_pairs', 'export',
+    'fuse_conv_bn', 'hardware_summary', 'optimize', 'quantize_int8', 'switch_to_deploy',
+    'why_no_onnx', 'why_no_openvino', 'why_no_torchao'
 ]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 import torch.nn as nn
 
-PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16')
+PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16', 'int8')
 _DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
@@ -47,7 +48,8 @@ def hardware_summary(device: torch.device | str = 'cpu') -> str:
     device = torch.device(device)
     if device.type == 'cuda':
         return f'GPU {torch.cuda.get_device_name(device)}'
-    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'avx512_fp16', 'amx_fp16')
+    wanted = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_bf16',
+              'amx_int8', 'avx512_fp16', 'amx_fp16')
     flags = [f for f in wanted if f in cpu_flags()]
     return (f'CPU flags: {" ".join(flags) or "none of " + ", ".join(wanted)}; '
             f'native bf16: {"yes" if cpu_has_native_bf16() else "no"}')
@@ -57,6 +59,17 @@ def choose_precision(precision: str, device: torch.device) -> tuple[str, str]:
     """``(chosen, why)`` for a requested precision on ``device``."""
     if precision not in PRECISIONS:
         raise ValueError(f'precision={precision!r}; allowed: {PRECISIONS}.')
+    if precision == 'int8':
+        if device.type != 'cpu':
+            raise ValueError(f"precision='int8' runs on the CPU (x86 oneDNN kernels); the model "
+                             f'is on {device}.')
+        from .quantize import cpu_has_vnni
+        if not cpu_has_vnni():
+            warnings.warn("precision='int8' on a CPU without VNNI/AMX-INT8: int8 convs are "
+                          'emulated with wider instructions and gain little or nothing over '
+                          'fp32.', stacklevel=3)
+            return 'int8', 'requested; this CPU has no VNNI/AMX-INT8 (little speed-up)'
+        return 'int8', 'requested; this CPU has int8 dot products (VNNI/AMX-INT8)'
     if device.type == 'cuda':
         if precision == 'auto':
             if torch.cuda.is_bf16_supported():
@@ -121,6 +134,7 @@ class OptimizeRecord:
     steps: list[tuple[str, str, str]] = field(default_factory=list)
     precision: str = 'fp32'
     hardware: str = ''
+    quantize: object = None  # a QuantizeReport for precision='int8'
 
     def add(self, step: str, choice: str, why: str) -> None:
         self.steps.append((step, choice, why))
@@ -136,7 +150,8 @@ class Optimized(NamedTuple):
 
 
 def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
-             precision: str = 'auto', compile: bool = False) -> Optimized:
+             precision: str = 'auto', compile: bool | None = None, calibration=None,
+             exclude: Sequence[str] = ()) -> Optimized:
     """Make ``model`` ready for inference on the device its parameters are on.
 
     Args:
@@ -146,9 +161,16 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
         channels_last: Store weights and inputs channels-last (``channels_last_3d`` for 3D
             convs), the layout oneDNN and cuDNN convs prefer.
         precision: ``'auto'`` (bf16 where the hardware computes it natively, fp16 on CUDA GPUs
-            without bf16, else fp32), ``'fp32'``, ``'bf16'`` or ``'fp16'``. An explicit
-            reduced precision the CPU does not have natively is applied with a warning.
-        compile: ``torch.compile`` the result.
+            without bf16, else fp32), ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'int8'``. An
+            explicit reduced precision the CPU does not have natively is applied with a warning.
+            ``'auto'`` never picks int8: int8 needs calibration data and changes the outputs
+            more than a float format does (see :func:`~mmbackbones.deploy.quantize_int8`).
+        compile: ``torch.compile`` the result (default: off, except for int8, which is lowered
+            with inductor + freezing to run int8 kernels; ``compile=False`` with int8 gives the
+            reference q/dq model, slow, for accuracy checks).
+        calibration: For int8: an iterable of input batches (normalized tensors; tuples of
+            feature maps for a neck) to calibrate the activation ranges on.
+        exclude: For int8: module names kept in float.
 
     Returns:
         ``(model, record)``: the model to call (inputs in any float dtype; outputs in the input's
@@ -162,6 +184,9 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
     """
     if precision not in PRECISIONS:
         raise ValueError(f'precision={precision!r}; allowed: {PRECISIONS}.')
+    if precision != 'int8' and (calibration is not None or exclude):
+        raise ValueError(f'calibration/exclude are for precision=\'int8\'; got '
+                         f'precision={precision!r}.')
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device('cpu')
     record = OptimizeRecord(hardware=hardware_summary(device))
@@ -177,6 +202,8 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
                                         if report.skipped else ''))
     else:
         record.add('fuse', 'off', 'fuse=False')
+    if precision == 'int8':
+        return _optimize_int8(model, record, device, compile, calibration, exclude)
     memory_format = None
     if channels_last:
         memory_format = _memory_format(model)
@@ -192,6 +219,29 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
     record.add('precision', chosen, why)
     wrapped: nn.Module = InferenceModel(model, dtype, memory_format)
     if compile:
-        wrapped = torch.compile(wrapped)
-        record.add('compile', 'torch.compile', 'compile=True (first calls are slow)')
+        # freezing: weights become constants, so inductor pre-packs them for oneDNN and folds
+        # the layout conversions around the convs (inference only, as everything here)
+        wrapped = torch.compile(wrapped, options={'freezing': True})
+        record.add('compile', 'torch.compile + freezing', 'compile=True (first calls are slow)')
     return Optimized(wrapped, record)
+
+
+def _optimize_int8(model: nn.Module, record: OptimizeRecord, device: torch.device,
+                   compile: bool | None, calibration, exclude: Sequence[str]) -> Optimized:
+    from .quantize import quantize_int8
+    chosen, why = choose_precision('int8', device)
+    record.precision = chosen
+    record.add('layout', 'chosen by inductor', 'int8: the lowered graph picks oneDNN layouts')
+    record.add('precision', chosen, why)
+    lower = compile is not False
+    quantized = quantize_int8(model, calibration, exclude=exclude, lower=lower)
+    report = quantized.report
+    record.quantize = report
+    record.add('quantize', f'{len(report.quantized)} layers int8, {len(report.kept)} in float',
+               f'PT2E static, per-channel weights, {report.calibration_batches} calibration '
+               f'batches; cosine to float on the first: {report.cosine:.4f}' +
+               (f'; kept: {"; ".join(f"{n} ({w})" for n, w in report.kept[:6])}'
+                if report.kept else ''))
+    record.add('compile', 'inductor + freezing' if lower else 'off (reference q/dq, slow)',
+               'int8 kernels come from inductor lowering' if lower else 'compile=False')
+    return Optimized(quantized, record)

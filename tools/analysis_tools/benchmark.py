@@ -27,7 +27,17 @@ against the same anchors (the other libraries' default fp32 eager):
 * ``compile``: ``deploy`` plus ``torch.compile``; its training step compiles the eager model;
 * ``onnxruntime``: exported with the dynamo ONNX exporter (BN folded, fp32) and run by onnxruntime
   on ``torch.get_num_threads()`` threads, inference only (its memory is not visible to the
-  profiler: shown as -).
+  profiler: shown as -);
+* ``int8``: :func:`mmbackbones.deploy.optimize` with ``precision='int8'`` (torchao PT2E static
+  quantization, x86 inductor quantizer, lowered by inductor with freezing), calibrated on
+  ``--calibration`` batches, inference only;
+* ``onnxruntime-int8``: the ONNX export quantized by onnxruntime (static QDQ, per-channel);
+* ``openvino``: the ONNX export read by OpenVINO, its default precision (bf16 on CPUs with native
+  bf16); ``openvino-fp32``: the same with ``INFERENCE_PRECISION_HINT=f32``;
+  ``openvino-int8``: NNCF int8 (needs ``tools/install.sh --with-openvino``).
+
+``--calibration N_OR_DIR`` (default 4): the int8 modes' calibration batches, seeded random
+batches of the benchmark input's shape or a folder of images.
 
 The machine (CPU flags incl. native bf16, or GPU name) is printed with the table.
 
@@ -78,7 +88,8 @@ EQUIVALENTS: dict[str, dict] = {
     'googlenet_tv': dict(torchvision='googlenet'),
 }
 LIBRARIES = ('timm', 'torchvision', 'mmpretrain')
-MODES = ('eager', 'deploy', 'compile', 'onnxruntime')
+MODES = ('eager', 'deploy', 'compile', 'onnxruntime', 'int8', 'onnxruntime-int8', 'openvino',
+         'openvino-fp32', 'openvino-int8')
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,6 +117,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--mmpretrain', help='mmpretrain backbone config, a Python dict literal')
     parser.add_argument('--mode', nargs='+', default=['eager'], choices=MODES,
                         help='how ours runs (several: side by side); see the module docstring')
+    parser.add_argument('--calibration', default='4', metavar='N_OR_DIR',
+                        help='calibration of the int8 modes: N seeded random batches or an '
+                        'image folder')
     parser.add_argument('--amp', action='store_true',
                         help='also time our training step under mixed precision (bf16 autocast '
                         'on a CPU with native bf16, fp16 on CUDA) and channels-last')
@@ -304,10 +318,14 @@ def our_runners(label: str, ours: nn.Module, x: torch.Tensor,
                 if mode == 'compile' else None
             runners.append(Runner(f'{name} {record.precision}', fast, x, params=params,
                                   train_model=train_model,
-                                  modes=('infer', 'train') if train_model else ('infer', )))
-        else:  # onnxruntime
+                                  modes=('infer', ) if train_model is None
+                                  else ('infer', 'train')))
+        elif mode == 'onnxruntime':
             runners.append(Runner(name, onnx_model(model, x), x, params=params,
                                   modes=('infer', ), memory=False))
+        else:  # the int8 and OpenVINO modes
+            runners.append(Runner(name, int8_or_openvino_model(mode, model, x, args),
+                                  x, params=params, modes=('infer', ), memory=False))
     if args.amp:
         from mmbackbones.deploy import choose_precision
         precision, why = choose_precision('auto', x.device)
@@ -335,6 +353,35 @@ def onnx_model(model: nn.Module, x: torch.Tensor) -> nn.Module:
         path = osp.join(tmp, 'model.onnx')
         export(model, path, 'onnx', tuple(x.shape))
         return OnnxBackbone(path, threads=torch.get_num_threads())
+
+
+def int8_or_openvino_model(mode: str, model: nn.Module, x: torch.Tensor,
+                           args: argparse.Namespace) -> nn.Module:
+    """``model`` (folded) as ``mode`` runs it: torchao int8, onnxruntime int8 or OpenVINO."""
+    import tempfile
+
+    from mmbackbones.deploy import OnnxBackbone, OpenVinoBackbone, export, optimize
+    from mmbackbones.deploy.calibration import calibration_from_spec
+    calibration = calibration_from_spec(args.calibration, tuple(x.shape)) \
+        if mode in ('int8', 'onnxruntime-int8', 'openvino-int8') else None
+    model.eval()
+    model.switch_to_deploy()
+    if mode == 'int8':
+        fast, record = optimize(model, precision='int8', calibration=calibration)
+        print(f'  int8: {record}')
+        return fast
+    with tempfile.TemporaryDirectory() as tmp:
+        if mode == 'onnxruntime-int8':
+            path = osp.join(tmp, 'model.onnx')
+            export(model, path, 'onnx', tuple(x.shape), int8=True, calibration=calibration)
+            return OnnxBackbone(path, threads=torch.get_num_threads())
+        path = osp.join(tmp, 'model.xml')
+        export(model, path, 'openvino', tuple(x.shape), int8=mode == 'openvino-int8',
+               calibration=calibration)
+        backbone = OpenVinoBackbone(path, threads=torch.get_num_threads(),
+                                    precision_hint='f32' if mode == 'openvino-fp32' else None)
+        print(f'  {mode}: OpenVINO runs {backbone.precision}')
+        return backbone
 
 
 def print_table(label: str, shape: tuple, runners: list[Runner], results: dict,

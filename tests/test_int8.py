@@ -1,0 +1,139 @@
+"""int8 through torchao's PT2E flow: every 2D family and the FPN, the records, bad calibration,
+and the accuracy gate of the main job's trained ResNet-18 (torchao int8 vs fp32).
+
+Quantizing is slow (export + calibration; inductor lowering ~10-60 s per model), so each model
+is quantized once per module; the family checks use the reference q/dq graph (``lower=False``:
+the same int8 rounding, computed in fp32), the lowered int8 kernels are checked on one ResNet and
+the FPN, and through ``tools/test.py --precision int8`` on the trained digits model.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmbackbones.deploy import choose_precision, optimize, quantize_int8, why_no_torchao
+from mmbackbones.models.necks import FPN
+
+from conftest import build_backbone, digit_canvas_batch, digits_predictions
+
+pytestmark = pytest.mark.skipif(why_no_torchao() is not None, reason=str(why_no_torchao()))
+
+FAMILIES = ['ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'Res2Net', 'VGG', 'GoogLeNet']
+
+
+def cosines(a, b) -> list[float]:
+    return [F.cosine_similarity(x.flatten().double(), y.flatten().double(), dim=0).item()
+            for x, y in zip(a, b)]
+
+
+def eval_folded(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_backbone(name).eval()
+    model.switch_to_deploy()
+    return model
+
+
+@pytest.fixture(scope='module')
+def canvases() -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Calibration batches (train canvases) and evaluation batch (val canvases)."""
+    return list(torch.split(digit_canvas_batch(8, 'train'), 4)), digit_canvas_batch(4, 'val')
+
+
+@pytest.mark.parametrize('name', FAMILIES)
+def test_family_int8_features_close_to_fp32(name, canvases):
+    calibration, x = canvases
+    model = eval_folded(name)
+    with torch.no_grad():
+        ref = model(x)
+    q = quantize_int8(model, calibration, lower=False)
+    out = q(x)
+    assert [o.shape for o in out] == [r.shape for r in ref]
+    assert min(cosines(ref, out)) >= 0.99, cosines(ref, out)
+    # every 2D conv of the model is int8, none kept in float
+    convs = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    assert set(q.report.quantized) == convs and not q.report.kept
+    assert q.out_channels == model.out_channels and q.out_strides == model.out_strides
+
+
+def test_lowered_resnet_and_fpn(canvases):
+    """The inductor-lowered int8 graphs: a ResNet and the FPN on its (int8) features."""
+    calibration, x = canvases
+    model = eval_folded('ResNet')
+    with torch.no_grad():
+        ref = model(x)
+    q, record = optimize(model, precision='int8', calibration=calibration)
+    assert record.precision == 'int8' and 'inductor' in str(record)
+    out = q(x)
+    assert min(cosines(ref, out)) >= 0.99
+    assert len(q(torch.randn(3, 3, 96, 96))) == 4  # another batch and size: recompiles
+    neck = FPN.from_backbone(q, out_channels=32, num_outs=5).eval()
+    with torch.no_grad():
+        feats = [tuple(f) for f in (q(b) for b in calibration)]
+        neck_ref = neck(out)
+    qneck = quantize_int8(neck, feats)
+    assert qneck.report.quantized and not qneck.report.kept
+    assert min(cosines(neck_ref, qneck(out))) >= 0.99
+    with pytest.raises(RuntimeError, match='cannot train'):
+        q.train()
+
+
+def test_excluded_and_3d_layers_are_listed(canvases):
+    calibration, x = canvases
+    q = quantize_int8(eval_folded('ResNet'), calibration, exclude=['conv1', 'layer4'],
+                      lower=False)
+    kept = dict(q.report.kept)
+    assert kept['conv1'] == 'excluded' and kept['layer4.1.conv2'] == 'excluded'
+    assert 'conv1' not in q.report.quantized and 'layer1.0.conv1' in q.report.quantized
+    model3d = eval_folded('ResNet3d')
+    q3d = quantize_int8(model3d, [torch.randn(2, 3, 4, 32, 32)], lower=False)
+    assert not q3d.report.quantized
+    assert q3d.report.kept and all('conv3d' in why for _, why in q3d.report.kept)
+
+
+@pytest.mark.parametrize('calibration,error,match', [
+    (None, ValueError, 'calibration=None'),
+    ([], ValueError, 'calibration is empty'),
+    (5, TypeError, 'not iterable'),
+    ([torch.zeros(2, 3, 32, 32, dtype=torch.uint8)], TypeError, 'dtype torch.uint8'),
+    ([torch.randn(2, 1, 32, 32)], ValueError, '1 channels'),
+    ([torch.randn(3, 32, 32)], ValueError, '3-D'),
+    (['image.png'], TypeError, 'is a str'),
+])
+def test_bad_calibration_is_a_clear_error(calibration, error, match):
+    with pytest.raises(error, match=match) as info:
+        optimize(build_backbone('ResNet').eval(), precision='int8', calibration=calibration)
+    assert 'calibration' in str(info.value)
+
+
+def test_bad_neck_calibration_and_arguments():
+    neck = FPN(in_channels=[8, 16], out_channels=8, num_outs=2).eval()
+    with pytest.raises(ValueError, match='tuple of 2 feature maps'):
+        quantize_int8(neck, [torch.randn(1, 8, 8, 8)])
+    with pytest.raises(KeyError, match='no module named'):
+        quantize_int8(build_backbone('ResNet').eval(), [torch.randn(1, 3, 64, 64)],
+                      exclude=['layer9'])
+    with pytest.raises(ValueError, match="for precision='int8'"):
+        optimize(build_backbone('ResNet').eval(), precision='bf16',
+                 calibration=[torch.randn(1, 3, 64, 64)])
+
+
+def test_auto_never_picks_int8_and_no_vnni_warns(monkeypatch):
+    from mmbackbones.deploy import inference
+    assert choose_precision('auto', torch.device('cpu'))[0] != 'int8'
+    monkeypatch.setattr(inference, 'cpu_flags', lambda: frozenset({'avx2'}))
+    with pytest.warns(UserWarning, match='without VNNI'):
+        assert choose_precision('int8', torch.device('cpu'))[0] == 'int8'
+
+
+def test_trained_digits_resnet18_int8_accuracy(trained_digits_resnet18):
+    """Accuracy gate: torchao int8 keeps top-1 within 0.5 point of fp32, >= 99% agreement."""
+    run = trained_digits_resnet18
+    fp32 = run['fp32']
+    int8 = digits_predictions(run, 'torchao_int8', '--precision', 'int8')
+    gt = run['gt']
+    top1 = [100 * sum(p == g for p, g in zip(preds, gt)) / len(gt) for preds in (fp32, int8)]
+    agreement = sum(a == b for a, b in zip(fp32, int8)) / len(fp32)
+    assert top1[0] > 30, f'the 1-epoch model is not trained ({top1[0]:.1f}%)'
+    assert abs(top1[1] - top1[0]) <= 0.5, top1
+    assert agreement >= 0.99, agreement
