@@ -21,14 +21,19 @@ from mmengine.registry import DefaultScope, Registry
 SCOPE = 'mmbackbones'
 
 
+def close_matches(name: str, names: list[str], n: int = 4) -> list[str]:
+    """The ``names`` closest to ``name``, ignoring case (``'Resnet'`` -> ``'ResNet'``)."""
+    lowered = {m.lower(): m for m in names}
+    return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n,
+                                                          cutoff=0.6)]
+
+
 def unknown_type_message(registry: Registry, key: str) -> str:
     """What a failed build of ``type=key`` from ``registry`` (one of ours) tells the user: close
     matches among its names and how to import a type from another package."""
     _, name = registry.split_scope_key(key)
     names = sorted(registry.module_dict)
-    lowered = {n.lower(): n for n in names}
-    close = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=4,
-                                                           cutoff=0.6)]
+    close = close_matches(name, names)
     hint = f' Did you mean {", ".join(repr(c) for c in close)}?' if close else ''
     return (f'type={key!r} is not registered in the {registry.scope!r} {registry.name} registry '
             f'(nor in its parent).{hint} Registered types: {", ".join(names)}. '

@@ -11,14 +11,13 @@ convs, ``dcn=...``) have no ONNX/``torch.export`` form in PyTorch.
 from __future__ import annotations
 
 import json
-import os
-import os.path as osp
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
+
+from ..utils.fileio import atomic_write_path
 
 FORMATS = ('onnx', 'torchscript', 'exported_program')
 INSTALL_ONNX = 'pip install onnx onnxruntime onnxscript  (or pip install -e .[deploy])'
@@ -109,21 +108,6 @@ def compare(eager: Sequence[torch.Tensor], exported: Sequence[torch.Tensor], rto
             raise ExportError(f'{what}: output {i} differs from eager by up to {diff:.3g} '
                               f'(rtol={rtol}, atol={atol} x {scale:.3g}).')
     return worst
-
-
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """``write(tmp)`` to a temporary file next to ``path``, then rename it to ``path``."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def backbone_metadata(model: nn.Module, input_shape: Sequence[int]) -> dict[str, str]:
@@ -236,5 +220,6 @@ def export(model: nn.Module, path: str, fmt: str, input_shape: Sequence[int], *,
             result.checked_shapes.append(shape)
 
     result = ExportResult(path=path, format=fmt)
-    atomic_write(path, write)
+    with atomic_write_path(path, keep_ext=True) as tmp:
+        write(tmp)
     return result
