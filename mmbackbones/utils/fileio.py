@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import os.path as osp
 import re
@@ -99,13 +98,26 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
 
 
 def save_atomic(obj: Any, path: str) -> None:
-    """``torch.save`` through :func:`write_bytes_atomic`: never half-written. Serialised in
-    memory first (as mmengine's checkpoints are), so a full disk is the ``OSError`` it is, not
-    torch's ``RuntimeError`` from its C++ writer."""
+    """``torch.save`` through :func:`write_atomic`: never half-written.
+
+    torch's file writer reports a full disk as a bare ``RuntimeError`` ("unexpected pos ...");
+    when the file system is full at that moment it is the ``ENOSPC`` it is.
+    """
     import torch
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    write_bytes_atomic(path, buffer.getbuffer())
+
+    def write(tmp: str) -> None:
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as err:
+            if shutil.disk_usage(osp.dirname(osp.abspath(tmp))).free >= _FULL:
+                raise
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp) from err
+
+    write_atomic(path, write)
+
+
+#: Free bytes below which a failed write is taken for a full file system.
+_FULL = 2**20
 
 
 def build_folder_atomically(data_root: str, write: Callable[[str], None],
