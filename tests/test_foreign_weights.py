@@ -24,8 +24,6 @@ pytestmark = pytest.mark.slow
 X = seeded_input(2, 3, 96, 96)
 
 
-
-
 def ours_features(model):
     with torch.no_grad():
         return model(X)

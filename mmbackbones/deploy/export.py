@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from ..utils.fileio import atomic_write_path
+from ..utils.fileio import write_atomic as atomic_write
 
 FORMATS = ('onnx', 'torchscript', 'exported_program')
 INSTALL_ONNX = 'pip install onnx onnxruntime onnxscript  (or pip install -e .[deploy])'
@@ -220,6 +220,5 @@ def export(model: nn.Module, path: str, fmt: str, input_shape: Sequence[int], *,
             result.checked_shapes.append(shape)
 
     result = ExportResult(path=path, format=fmt)
-    with atomic_write_path(path, keep_ext=True) as tmp:
-        write(tmp)
+    atomic_write(path, write)
     return result
