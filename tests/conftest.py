@@ -18,6 +18,8 @@ from mmbackbones.models.backbones import BaseBackbone
 from mmbackbones.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The shipped model configs (``configs/_base_/models``).
+MODEL_CONFIGS = osp.join(ROOT, 'configs', '_base_', 'models')
 #: The README's main config: ResNet-18 on the embedded digits.
 DIGITS_CONFIG = osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
 
@@ -32,18 +34,67 @@ def registered_backbones() -> list[str]:
     return names
 
 
-def build_backbone(name: str, **overrides) -> BaseBackbone:
-    """Build a registered entry small, plus ``overrides``: a class with its ``example_args``, a
-    named variant shrunk by its class's ``small_args`` (those the variant does not fix)."""
+#: Arguments that build each registered backbone *class* small enough for the registry-wide
+#: tests (a class needs at least the arguments it has no default for). A new family adds a row.
+SMALL_CLASS_ARGS: dict[str, dict] = {
+    'GoogLeNet': dict(norm_cfg=dict(type='BN')),
+    'Res2Net': dict(depth=50, base_width=8, base_channels=16),
+    'ResNeXt': dict(depth=50, groups=8, base_width=4, base_channels=16),
+    'ResNet': dict(depth=18),
+    'ResNet3d': dict(depth=18, base_channels=16),
+    'ResNetV1c': dict(depth=50, base_channels=16),
+    'ResNetV1d': dict(depth=50, base_channels=16),
+    'ResNet_CIFAR': dict(depth=18),
+    'VGG': dict(depth=11, norm_cfg=dict(type='BN')),
+}
+#: Arguments that shrink every named variant of a family (fewer stages, narrower layers), by the
+#: family class or its nearest base listed here; a variant's fixed arguments are never applied.
+SHRINK_VARIANT_ARGS: dict[str, dict] = {
+    'ResNet': dict(base_channels=16, num_stages=2),  # ResNeXt, Res2Net, V1c/V1d, subclasses
+    'VGG': dict(num_stages=3),
+}
+
+
+def small_args(name: str) -> dict:
+    """The arguments :func:`build_backbone` gives the registered ``name``."""
     obj = MODELS.get(name)
     if isinstance(obj, type):
-        args = dict(obj.example_args)
-    else:
-        args = {k: v for k, v in obj.variant_of.small_args.items() if k not in obj.fixed}
-    args.update(overrides)
-    model = MODELS.build(dict(type=name, **args))
+        if name not in SMALL_CLASS_ARGS:
+            raise KeyError(f'{name} is registered but has no row in tests/conftest.py '
+                           'SMALL_CLASS_ARGS: add the arguments that build it small.')
+        return dict(SMALL_CLASS_ARGS[name])
+    shrink = next((SHRINK_VARIANT_ARGS[c.__name__] for c in obj.variant_of.__mro__
+                   if c.__name__ in SHRINK_VARIANT_ARGS), {})
+    return {k: v for k, v in shrink.items() if k not in obj.fixed}
+
+
+def accepts(name: str, arg: str) -> bool:
+    """Whether the registered ``name`` takes the constructor argument ``arg`` (following
+    ``**kwargs`` constructors to their parents)."""
+    import inspect
+    obj = MODELS.get(name)
+    for klass in getattr(obj, 'variant_of', obj).__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        if arg in params:
+            return True
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
+
+
+def build_backbone(name: str, **overrides) -> BaseBackbone:
+    """Build a registered entry small (:func:`small_args`), plus ``overrides``."""
+    model = MODELS.build(dict(type=name, **{**small_args(name), **overrides}))
     assert isinstance(model, BaseBackbone)
     return model
+
+
+def seeded_input(*shape: int, seed: int = 1) -> torch.Tensor:
+    """A random input that is the same in every run (the foreign-weight comparisons)."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def example_input(model: BaseBackbone, batch: int | None = None) -> torch.Tensor:
@@ -229,10 +280,10 @@ def json_rows(work_dir: str, pattern: str) -> list[dict]:
 
 # ------------------------------------------------------------------ the test session and CI
 #: A skip reason naming a tier's install command (``bash tools/install.sh --with-mmdet``,
-#: ``bash tools/build_mmcv.sh``): the
-#: test needs an optional tier. CI's tiers part re-runs exactly the tests the basic part skipped
-#: for such a reason (``MMBB_TIER_SKIPS_OUT``) and fails if one of them skips again
-#: (``MMBB_REQUIRE_TIERS``), so a tier that did not install cannot pass unnoticed.
+#: ``bash tools/build_mmcv.sh``): the test needs an optional tier. CI's tiers part re-runs
+#: exactly the tests the basic part skipped for such a reason (``MMBB_TIER_SKIPS_OUT``) and fails
+#: if one of them skips again (``MMBB_REQUIRE_TIERS``), so a tier that did not install cannot
+#: pass unnoticed.
 TIER_SKIP = re.compile(r'tools/(?:install\.sh --(?:with-[\w-]+|all)|build_mmcv\.sh)')
 
 _WORKERS = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))

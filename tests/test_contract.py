@@ -1,9 +1,11 @@
 """The contract every registered backbone keeps; a new backbone joins by being registered."""
+import sys
+
 import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import build_backbone, example_input, registered_backbones
+from conftest import accepts, build_backbone, example_input, registered_backbones
 
 NAMES = registered_backbones()
 
@@ -115,3 +117,12 @@ def test_with_cp_gives_same_gradients(name, monkeypatch):
     assert calls, 'with_cp=True never called torch.utils.checkpoint'
     for n, g in grads[0].items():
         torch.testing.assert_close(grads[1][n], g, rtol=1e-4, atol=1e-6, msg=n)
+
+
+@pytest.mark.parametrize('name', [n for n in NAMES if accepts(n, 'dcn')])
+def test_dcn_without_compiled_ops_is_a_clear_error(name, monkeypatch):
+    """mmcv-lite has no mmcv.ops (simulated where full mmcv is installed): asking for
+    deformable convs says what to install, before anything is built."""
+    monkeypatch.setitem(sys.modules, 'mmcv.ops', None)
+    with pytest.raises(ImportError, match='mmcv with compiled ops.*build_mmcv'):
+        build_backbone(name, dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False))

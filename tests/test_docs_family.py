@@ -10,7 +10,7 @@ import torch
 from mmbackbones.models import ResNet
 from mmbackbones.registry import MODELS
 
-from conftest import build_backbone, has_module, n_params
+from conftest import SMALL_CLASS_ARGS, build_backbone, has_module, n_params
 
 DOC = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'docs', 'adding_a_family.md')
 NAMES = ('SEResNet', 'se_resnet50')
@@ -20,16 +20,19 @@ CONTRACT = [f for name, f in vars(test_contract).items()
 
 @pytest.fixture(scope='module')
 def family():
-    """Run every python block of the page in one namespace; unregister what it registered."""
+    """Run every python block of the page in one namespace (with the test table it adds a row
+    to); unregister what it registered and drop its row."""
     with open(DOC) as f:
         code = '\n'.join(re.findall(r'```python\n(.*?)```', f.read(), flags=re.S))
-    namespace = {}
+    namespace = {'SMALL_CLASS_ARGS': SMALL_CLASS_ARGS}
     try:
         exec(compile(code, DOC, 'exec'), namespace)
+        assert 'SEResNet' in SMALL_CLASS_ARGS, 'the page adds no SMALL_CLASS_ARGS row'
         yield namespace
     finally:
         for name in NAMES:
             MODELS.module_dict.pop(name, None)
+            SMALL_CLASS_ARGS.pop(name, None)
 
 
 def test_the_example_is_one_family_on_the_resnet_skeleton(family):

@@ -17,12 +17,11 @@ from conftest import (
     load_into_ours,
     randomize,
     requires_mmdet,
+    seeded_input,
 )
 
 pytestmark = pytest.mark.slow
-X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
-
-
+X = seeded_input(2, 3, 96, 96)
 
 
 def ours_features(model):

@@ -86,13 +86,17 @@ def test_in_channels_come_from_the_backbone_inside_a_model():
     assert model.neck.out_strides == (8, 16, 32, 64)
 
 
-def test_typed_in_channels_that_disagree_with_the_backbone_fail_at_build():
+def test_typed_in_channels_are_used_as_given_and_checked_at_forward():
+    """Typed in_channels never consult a backbone found on the call stack (as mmdet's FPN);
+    feature maps that disagree with them are a clear error at the first forward."""
+    model = _Detector(dict(type='ResNet', depth=18),
+                      dict(type='FPN', in_channels=R50_CHANNELS, out_channels=64, num_outs=5))
+    assert model.neck.in_channels == R50_CHANNELS and model.neck.out_strides is None
     with pytest.raises(ValueError) as info:
-        _Detector(dict(type='ResNet', depth=18),
-                  dict(type='FPN', in_channels=R50_CHANNELS, out_channels=64, num_outs=5))
+        model.neck(model.backbone(torch.rand(1, 3, 64, 64)))
     text = str(info.value)
     assert 'in_channels=[256, 512, 1024, 2048]' in text
-    assert 'out_channels=[64, 128, 256, 512]' in text
+    assert 'feature maps of [64, 128, 256, 512] channels' in text
 
 
 def test_in_channels_none_without_a_backbone_is_a_clear_error():
@@ -112,6 +116,12 @@ def test_in_channels_none_without_a_backbone_is_a_clear_error():
     (dict(in_channels=R50_CHANNELS, norm_cfg=dict(type='NoNorm')), KeyError, "'NoNorm'"),
     (dict(in_channels=R50_CHANNELS, upsample_cfg=dict(scale_factor=2)), TypeError,
      'upsample_cfg must be'),
+    (dict(in_channels=R50_CHANNELS, upsample_cfg=dict(mode='nosuch')), ValueError,
+     r"upsample_cfg\['mode'\]='nosuch' is not supported; allowed: \['nearest'"),
+    (dict(in_channels=R50_CHANNELS, upsample_cfg=dict(mode='nearest', align_corners=True)),
+     ValueError, 'upsample_cfg=.* is not accepted by F.interpolate'),
+    (dict(in_channels=R50_CHANNELS, upsample_cfg=dict(mode='nearest', size=4)), ValueError,
+     'size is taken from the finer level'),
 ])
 def test_bad_arguments(kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):

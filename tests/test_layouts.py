@@ -18,9 +18,9 @@ from mmbackbones.checkpoint import LAYOUTS, inflate_pretrained, load_pretrained
 from mmbackbones.models import ResNet, ResNet3d
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, randomize, requires_mmdet
+from conftest import assert_features_close, has_module, randomize, requires_mmdet, seeded_input
 
-X = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+X = seeded_input(2, 3, 64, 64)
 
 
 @dataclass

@@ -79,3 +79,23 @@ def test_get_returns_none_for_unknown_names_as_mmengine_does():
     # a KeyError raised by a known type's constructor is not rewritten
     with pytest.raises(KeyError, match=r'depth=19 is not supported by ResNet'):
         MODELS.build(dict(type='ResNet', depth=19))
+
+
+@pytest.mark.parametrize('registry', ['mmengine', 'mmpretrain'])
+def test_unknown_scoped_type_from_another_registry_names_close_matches(registry):
+    """A misspelt ``type='mmbackbones.X'`` built from mmengine's root registry or from a
+    package's registry created before ours (an mmpretrain/mmdet config with custom_imports)."""
+    if registry == 'mmpretrain':
+        pytest.importorskip('mmpretrain', reason='mmpretrain is not installed')
+    result = run_fresh(
+        f'from {registry}.registry import MODELS\n'
+        'import mmbackbones  # what custom_imports does\n'
+        'try:\n'
+        "    MODELS.build(dict(type='mmbackbones.ResNte', depth=50))\n"
+        'except KeyError as err:\n'
+        '    print(err)\n')
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "type='mmbackbones.ResNte' is not registered" in text, text
+    assert "Did you mean 'ResNet'" in text
+    assert "custom_imports=dict(imports=['mmbackbones'])" in text

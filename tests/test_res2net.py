@@ -1,7 +1,6 @@
 """Res2Net: exact sizes, the hierarchical block, stride-1 pooling, stems, options, weights."""
 import copy
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS
 
 from conftest import (
+    MODEL_CONFIGS,
     assert_features_close,
     has_module,
     load_into_ours,
@@ -22,13 +22,10 @@ from conftest import (
     n_params,
     randomize,
     requires_mmdet,
+    seeded_input,
 )
 
-CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
-                   'models')
-X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
-
-
+X = seeded_input(2, 3, 96, 96)
 
 
 # configs/res2net/metafile.yml, analytic values with the 1000-class fc (they match the
@@ -50,7 +47,7 @@ def test_parameter_count_with_imagenet_fc(config, arch):
     if config is None:
         model = Res2Net(depth=depth, base_width=width, scales=scales, deep_stem=v1b, avg_down=v1b)
     else:
-        cfg = Config.fromfile(osp.join(CONFIGS, f'{config}.py'))
+        cfg = Config.fromfile(osp.join(MODEL_CONFIGS, f'{config}.py'))
         assert cfg.model.backbone.type == 'mmbackbones.Res2Net'
         model = MODELS.build(cfg.model.backbone)
         assert model.stride1_pool and model.out_indices == (3, )
@@ -62,7 +59,7 @@ def test_parameter_count_with_imagenet_fc(config, arch):
 @pytest.mark.parametrize('config,scales,width', [('res2net50-w26-s6', 6, 26),
                                                  ('res2net50-w48-s2', 2, 48)])
 def test_other_base_configs_build(config, scales, width):
-    cfg = Config.fromfile(osp.join(CONFIGS, f'{config}.py'))
+    cfg = Config.fromfile(osp.join(MODEL_CONFIGS, f'{config}.py'))
     model = MODELS.build(cfg.model.backbone)
     assert len(model.layer1[0].convs) == scales - 1 and model.layer1[0].width == width
     assert model.out_channels == (cfg.model.head.in_channels, )
@@ -265,14 +262,6 @@ def test_style_caffe_and_dilation():
 def test_bad_configs_name_argument_value_and_allowed(kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):
         MODELS.build(dict(type='Res2Net', **kwargs))
-
-
-def test_dcn_without_compiled_ops_is_a_clear_error(monkeypatch):
-    # mmcv-lite has no mmcv.ops; simulate it where full mmcv is installed
-    monkeypatch.setitem(sys.modules, 'mmcv.ops', None)
-    with pytest.raises(ImportError, match='mmcv with compiled ops'):
-        Res2Net(depth=50, dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
-                stage_with_dcn=(False, True, True, True))
 
 
 @pytest.mark.skipif(not mmcv_ops_available(), reason='needs full mmcv with compiled ops '

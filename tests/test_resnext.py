@@ -12,19 +12,17 @@ from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS
 
 from conftest import (
+    MODEL_CONFIGS,
     assert_features_close,
     has_module,
     load_into_ours,
     n_params,
     randomize,
     requires_mmdet,
+    seeded_input,
 )
 
-CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
-                   'models')
-X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
-
-
+X = seeded_input(2, 3, 96, 96)
 
 
 # configs/resnext/metafile.yml: torchvision num_params / the analytic values, with the
@@ -39,7 +37,7 @@ X = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
 ])
 def test_base_config_builds_with_published_parameter_count(config, arch, exact):
     expected = metadata(config, 'Parameters')
-    cfg = Config.fromfile(osp.join(CONFIGS, f'{config}.py'))
+    cfg = Config.fromfile(osp.join(MODEL_CONFIGS, f'{config}.py'))
     assert cfg.model.backbone.type == 'mmbackbones.ResNeXt'
     assert cfg.model.head.in_channels == 2048
     model = MODELS.build(cfg.model.backbone)

@@ -1,6 +1,7 @@
 """Analysis tools and the clear-error paths of tools/train.py and tools/test.py."""
 from __future__ import annotations
 
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -144,6 +145,96 @@ def test_feature_maps_png(tmp_path):
     out = str(tmp_path / 'maps.png')
     maps = tool('visualization/feature_maps.py')
     assert maps.main(['resnet18', image, '--out', out, '--shape', '64',
-                      '--cfg-options', 'out_indices=(1,3)']) == 0
+                      '--model-args', 'out_indices=(1,3)']) == 0
     grid = Image.open(out)
     assert grid.size[0] > 500 and grid.size[1] > 200  # 2 rows x 9 panels
+
+
+# ------------------------------------------------------------------ one builder for every tool
+TOOLS = {'benchmark': 'analysis_tools/benchmark.py', 'get_flops': 'analysis_tools/get_flops.py',
+         'export': 'deployment/export.py', 'feature_maps': 'visualization/feature_maps.py'}
+
+
+def _argv(name: str, model: str, *extra: str) -> list[str]:
+    argv = [model] + (['image.png'] if name == 'feature_maps' else []) + list(extra)
+    return argv + (['--format', 'onnx'] if name == 'export' else [])
+
+
+@pytest.mark.parametrize('name', sorted(TOOLS))
+def test_tools_refuse_a_class_without_its_arguments(name, capsys, monkeypatch, tmp_path):
+    """A class name that needs ``depth`` is refused with the variants that would do; no tool
+    builds a shrunken stand-in."""
+    monkeypatch.chdir(tmp_path)
+    from PIL import Image
+    Image.new('RGB', (8, 8)).save('image.png')
+    assert tool(TOOLS[name]).main(_argv(name, 'ResNeXt')) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ResNeXt needs depth (depth: one of [50, 101, 152])'), err
+    assert 'resnext50_32x4d' in err and '--model-args depth=...' in err
+
+
+@pytest.mark.parametrize('name', sorted(TOOLS))
+def test_tools_take_cfg_options_for_configs_only(name, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    from PIL import Image
+    Image.new('RGB', (8, 8)).save('image.png')
+    assert tool(TOOLS[name]).main(_argv(name, 'resnet18', '--cfg-options', 'depth=34')) == 2
+    assert 'is a registered name, not a config file' in capsys.readouterr().err
+
+
+def test_build_for_tool_builds_exactly_what_is_named():
+    from mmbackbones.build import build_for_tool
+    full = build_for_tool('ResNeXt', dict(depth=50)).backbone
+    assert sum(p.numel() for p in full.parameters()) == \
+        sum(p.numel() for p in MODELS.build(dict(type='resnext50_32x4d')).parameters())
+    built = build_for_tool(DIGITS, dict(frozen_stages=1), {'model.backbone.depth': 34},
+                           part='backbone')
+    assert built.label == 'resnet18_8xb16_digits' and built.backbone is built.model
+    assert built.backbone.frozen_stages == 1 and len(built.backbone.layer1) == 3  # depth 34
+
+
+@pytest.mark.parametrize('shape, expected', [
+    (None, (1, 3, 224, 224)), ([64], (1, 3, 64, 64)), ([32, 48], (1, 3, 32, 48)),
+    ([2, 3, 40, 40], (2, 3, 40, 40)), ([1, 3, 4, 40, 40], ValueError), ([3, 40, 40], ValueError)])
+def test_one_shape_convention(shape, expected):
+    from mmbackbones.build import input_shape
+    backbone = MODELS.build(dict(type='resnet18'))
+    if expected is ValueError:
+        with pytest.raises(ValueError, match='--shape .*: give S, H W or the full 4-D'):
+            input_shape(backbone, shape)
+    else:
+        assert input_shape(backbone, shape) == expected
+    video = MODELS.build(dict(type='ResNet3d', depth=18))
+    assert input_shape(video, [64], batch=8) == (8, 3, 4, 64, 64)  # T from the model
+
+
+def test_benchmark_writes_its_table_as_json(tmp_path, capsys):
+    import json
+    out = str(tmp_path / 'bench.json')
+    assert tool(TOOLS['benchmark']).main([
+        'resnet18', '--model-args', 'num_stages=2', '--shape', '32', '--batch-size', '2',
+        '--warmup', '0', '--iters', '1', '--repeats', '1', '--no-memory', '--compare',
+        '--json', out]) == 0
+    captured = capsys.readouterr()
+    assert 'repeat 1/1 mmbackbones resnet18' in captured.err  # progress
+    [table] = json.load(open(out))
+    assert table['model'] == 'resnet18' and table['input_shape'] == [2, 3, 32, 32]
+    [row] = table['rows']
+    assert row['implementation'] == 'mmbackbones resnet18' and row['infer img/s'] > 0
+    assert row['params'] == sum(p.numel() for p in MODELS.build(
+        dict(type='resnet18', num_stages=2)).parameters())
+    assert os.listdir(tmp_path) == ['bench.json']
+
+
+@pytest.mark.parametrize('name, stages', [
+    ('vgg11', ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']),
+    ('googlenet', ['inception3', 'inception4', 'inception5'])])
+def test_complexity_rows_are_the_declared_stages(name, stages):
+    """Stages that are views of modules kept at their checkpoint names (VGG's ``features``,
+    GoogLeNet's inception blocks) are counted under their own names."""
+    model = MODELS.build(dict(type=name))
+    assert model.stage_names == tuple(stages)
+    result = measure_complexity(model, (1, 3, 64, 64))
+    rows = {r[0]: r[1] for r in result.rows}
+    assert [r for r in rows if r != 'stem'] == stages
+    assert all(rows[s] > 0 for s in stages) and sum(rows.values()) == result.params

@@ -1,4 +1,4 @@
-"""Property test of the argument validation layer, over everything registered (issue 13).
+"""Property test of the argument validation layer, over everything registered.
 
 For every registered backbone (class or named variant) and the FPN, every constructor argument
 annotated ``bool``, ``int``, ``float`` or a sequence gets generated values of the wrong kind

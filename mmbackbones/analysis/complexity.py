@@ -57,9 +57,15 @@ def _parts(model: nn.Module) -> list[tuple[str, list[str]]]:
         backbone, prefix = model.backbone, 'backbone.'
     if not isinstance(backbone, BaseBackbone):
         return [('model', [''])]
-    names = {id(m): n for n, m in backbone.named_children()}
-    parts = [('stem', [prefix + names[id(m)] for m in backbone._stem_modules if id(m) in names])]
-    parts += [(n, [prefix + n]) for n in backbone._stage_names]
+    names = {id(m): n for n, m in backbone.named_modules()}
+
+    def paths(modules) -> list[str]:
+        return [prefix + names[id(m)] for m in modules if id(m) in names]
+
+    parts = [('stem', paths(backbone._stem_modules))]
+    for name, stage in zip(backbone.stage_names, backbone.stages()):
+        # a child stage (layer1), or a view of modules kept elsewhere (VGG's features.i)
+        parts.append((name, paths([stage]) if id(stage) in names else paths(stage)))
     if prefix:
         parts += [(n, [n]) for n, _ in model.named_children() if n not in ('backbone',
                                                                            'data_preprocessor')]

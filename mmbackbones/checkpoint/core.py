@@ -90,7 +90,7 @@ def match_checkpoint(model: nn.Module, state_dict: dict, prefix: str | None = No
             sub = _under(state_dict, candidate)
             if not sub:
                 continue
-            renamed = align_avg_down_shortcuts(layout.convert(sub, model), own)
+            renamed = align_avg_down_shortcuts(layout.key_map(model)(sub, model), own)
             overlap = len(own & set(renamed))
             if best is None or overlap > best[0]:
                 best = (overlap, Match(layout.name, candidate, renamed))

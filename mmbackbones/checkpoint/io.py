@@ -15,13 +15,10 @@ one :class:`CheckpointFileError` naming the file and what is wrong; a missing fi
 from __future__ import annotations
 
 import collections
-import contextlib
 import io
-import os
 import os.path as osp
 import pickle
 import re
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -233,52 +230,13 @@ def read_state_dict(name: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- writing
-# <name>.tmp<pid>, or <name>.tmp<pid>.<ext> (a PNG written by matplotlib needs its extension)
-TEMP_NAME = re.compile(r'.+\.tmp(\d+)(\.[A-Za-z0-9]+)?$')
-
-
-def temp_path(path: str, keep_ext: bool = False) -> str:
-    """The temporary name that this process writes ``path`` under before renaming it."""
-    return f'{path}.tmp{os.getpid()}' + (osp.splitext(path)[1] if keep_ext else '')
-
-
-@contextlib.contextmanager
-def atomic_write_path(path: str, keep_ext: bool = False) -> Iterator[str]:
-    """A temporary path next to ``path``; when the block ends without an error, the file written
-    there is synced and replaces ``path`` (one rename, atomic on POSIX), otherwise it is deleted.
-
-    A crash or error at any point leaves ``path`` as it was (old content or absent), never
-    half-written.
-
-    Args:
-        path: The file to write.
-        keep_ext: End the temporary name with ``path``'s extension (writers that choose the
-            format from it, like matplotlib's ``savefig``).
-
-    Example:
-        >>> with atomic_write_path('work_dirs/run/curves.json') as tmp, open(tmp, 'w') as f:
-        ...     json.dump(points, f)
-    """
-    path = str(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = temp_path(path, keep_ext)
-    try:
-        yield tmp
-        with open(tmp, 'rb') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
-def write_atomic(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` for a temporary file next to ``path``, then rename it to ``path``
-    (:func:`atomic_write_path`)."""
-    with atomic_write_path(path) as tmp:
-        write(tmp)
-
-
-def save_atomic(obj, path: str) -> None:
-    """``torch.save`` through :func:`write_atomic`: never half-written."""
-    write_atomic(path, lambda tmp: torch.save(obj, tmp))
+# The one atomic writer lives in mmbackbones.utils.fileio; its names stay importable from here.
+from ..utils.fileio import (  # noqa: E402,F401
+    TEMP_NAME,
+    FileWriteError,
+    atomic_write_path,
+    save_atomic,
+    temp_path,
+    write_atomic,
+    write_bytes_atomic,
+)

@@ -386,11 +386,9 @@ def _add_masks(data_root: str, settings: dict) -> None:
 
 
 def _write_marker(root: str, content: dict) -> None:
-    path = osp.join(root, _MARKER)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
+    from ..utils.fileio import atomic_write_path
+    with atomic_write_path(osp.join(root, _MARKER)) as tmp, open(tmp, 'w') as f:
         json.dump(dict(content, source='sklearn.datasets.load_digits'), f, indent=1)
-    os.replace(tmp, path)
 
 
 def _read_marker(data_root: str, settings: dict) -> Optional[dict]:

@@ -17,6 +17,7 @@ convs, ``dcn=...``) have no ONNX/``torch.export`` form in PyTorch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import os.path as osp
@@ -26,6 +27,9 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
+
+from ..utils.fileio import atomic_write_path
+from ..utils.fileio import write_atomic as atomic_write
 
 FORMATS = ('onnx', 'torchscript', 'exported_program', 'openvino')
 INT8_FORMATS = ('onnx', 'openvino')
@@ -142,21 +146,6 @@ def compare(eager: Sequence[torch.Tensor], exported: Sequence[torch.Tensor], rto
             raise ExportError(f'{what}: output {i} differs from eager by up to {diff:.3g} '
                               f'(rtol={rtol}, atol={atol} x {scale:.3g}).')
     return worst
-
-
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """``write(tmp)`` to a temporary file next to ``path``, then rename it to ``path``."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def backbone_metadata(model: nn.Module, input_shape: Sequence[int]) -> dict[str, str]:
@@ -398,16 +387,18 @@ def _like_calibration(batch: torch.Tensor, shape: Sequence[int]) -> torch.Tensor
 
 
 def _write_ir(path: str, make: Callable[[str], None], verify: Callable[[str], None]) -> None:
-    """An OpenVINO IR pair written in a temporary folder next to ``path``, verified, then
+    """An OpenVINO IR pair written under temporary names next to ``path``, verified, then
     renamed into place (``.bin`` first, so a new ``.xml`` never meets an old ``.bin``)."""
     if not path.endswith('.xml'):
         raise ValueError(f'path={path!r}: an OpenVINO IR is an .xml file (with a .bin beside '
                          'it).')
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f'.{osp.basename(path)}.', dir=directory) as work:
-        tmp = osp.join(work, 'model.xml')
-        make(tmp)
-        verify(tmp)
-        os.replace(osp.join(work, 'model.bin'), path[:-4] + '.bin')
-        os.replace(tmp, path)
+    with atomic_write_path(path, keep_ext=True) as tmp:
+        tmp_bin = tmp[:-4] + '.bin'  # OpenVINO writes the weights beside the .xml
+        try:
+            make(tmp)
+            verify(tmp)
+            with atomic_write_path(path[:-4] + '.bin', keep_ext=True) as bin_tmp:
+                os.replace(tmp_bin, bin_tmp)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp_bin)

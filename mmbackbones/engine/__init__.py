@@ -1,10 +1,6 @@
 """Runner support: atomic checkpoint writing, safe resuming, curve plots, exact resume."""
-from .checkpoint import (
-    AtomicLocalBackend,
-    atomic_write_path,
-    remove_stale_temp_files,
-    training_checkpoint_globals,
-)
+from ..utils.fileio import atomic_write_path, remove_stale_temp_files
+from .checkpoint import AtomicLocalBackend, training_checkpoint_globals
 from .fast_paths import ChannelsLastHook, CPUAmpOptimWrapper, apply_fast_paths
 from .hooks import (
     AtomicCheckpointHook,

@@ -6,7 +6,10 @@
   :class:`~mmbackbones.engine.hooks.AtomicCheckpointHook`, which also deletes old checkpoints
   only after the new one is written. A run killed between the write
   and the rename leaves only its temporary file, ``<name>.tmp<pid>``;
-  :func:`remove_stale_temp_files` deletes those of dead processes when the next run writes there.
+  :func:`~mmbackbones.utils.fileio.remove_stale_temp_files` deletes those of dead processes when
+  the next run writes there. A write that fails (a full disk) raises
+  :class:`~mmbackbones.utils.fileio.FileWriteError` naming the file; the previous checkpoint is
+  intact.
 * torch >= 2.6 loads with ``weights_only=True``, which refuses the ``message_hub``
   (``HistoryBuffer``) and numpy values that mmengine stores in every training checkpoint.
   :func:`training_checkpoint_globals` allows exactly those types (the allow-list of
@@ -24,58 +27,17 @@ from typing import Iterator, Union
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 
-from ..checkpoint.io import TEMP_NAME, _extra_safe_globals, atomic_write_path
-
-
-def remove_stale_temp_files(folder: str) -> list[str]:
-    """Delete the temporary files that killed processes left in ``folder``.
-
-    A file named like :func:`mmbackbones.checkpoint.io.temp_path` is removed when the process
-    of its pid is no longer running on this machine; files of live processes (another rank,
-    another run still writing) are kept.
-
-    Args:
-        folder: A work dir or checkpoint folder.
-
-    Returns:
-        The removed paths.
-    """
-    removed = []
-    names = os.listdir(folder) if osp.isdir(folder) else []
-    for name in names:
-        match = TEMP_NAME.match(name)
-        if match and not _running(int(match.group(1))):
-            path = osp.join(folder, name)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path)
-                removed.append(path)
-    return removed
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
-_swept: set[str] = set()
+from ..checkpoint.io import _extra_safe_globals
+from ..utils.fileio import remove_stale_temp_files, write_bytes_atomic
 
 
 def _write_atomic(data: bytes, filepath: Union[str, Path]) -> None:
+    """Sweep the folder of what killed runs left (once per folder and process), then write."""
     filepath = str(filepath)
     folder = osp.dirname(osp.abspath(filepath))
     os.makedirs(folder, exist_ok=True)
-    if folder not in _swept:  # once per folder and process: the leftovers of killed runs
-        remove_stale_temp_files(folder)
-        _swept.add(folder)
-    with atomic_write_path(filepath) as tmp, open(tmp, 'wb') as f:
-        f.write(data)
+    remove_stale_temp_files(folder, once=True)
+    write_bytes_atomic(filepath, data)
 
 
 class AtomicLocalBackend(LocalBackend):

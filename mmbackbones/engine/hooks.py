@@ -15,9 +15,8 @@ import torch
 from mmengine.dist import get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook, Hook
 
-from ..checkpoint.io import atomic_write_path
 from ..registry import HOOKS
-from .checkpoint import remove_stale_temp_files
+from ..utils.fileio import atomic_write_path, remove_stale_temp_files
 
 
 @HOOKS.register_module()
@@ -409,7 +408,6 @@ class PredictionPlotHook(Hook):
         out_dir = self.out_dir or runner.work_dir
         os.makedirs(out_dir, exist_ok=True)
         path = osp.join(out_dir, filename)
-        tmp = f'{path}.tmp{os.getpid()}.png'
-        Image.fromarray(np.concatenate(rows, axis=0)).save(tmp)
-        os.replace(tmp, path)
+        with atomic_write_path(path, keep_ext=True) as tmp:
+            Image.fromarray(np.concatenate(rows, axis=0)).save(tmp)
         self._rows = []

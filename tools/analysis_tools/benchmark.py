@@ -12,9 +12,11 @@ of the same architecture, in one process:
 then prints a table with the ratios ours/theirs (throughput > 1: ours is faster; memory < 1: ours
 needs less). Every implementation runs the backbone only (no pooling, no classifier) and, when
 compared, ours returns only its last stage like the others (``out_indices=(-1,)`` unless
-``--args out_indices=...`` says otherwise). Runs of the
-implementations are interleaved, repeat by repeat, so a machine shared with other work loads them
-alike; each number is the median over ``--repeats``. Threads: torch's default
+``--model-args out_indices=...`` says otherwise). The model arguments (``--model-args``,
+``--cfg-options``, ``--shape``) are those of every tool (:mod:`mmbackbones.build`); a class that
+needs arguments (``ResNeXt`` without ``depth``) is refused with the named variants that have them.
+Runs of the implementations are interleaved, repeat by repeat, so a machine shared with other
+work loads them alike; each number is the median over ``--repeats``. Threads: torch's default
 (``torch.get_num_threads()``), unless ``--threads`` is given.
 
 Our backbone can run in several modes side by side (``--mode``, default ``eager``), each
@@ -44,25 +46,30 @@ The machine (CPU flags incl. native bf16, or GPU name) is printed with the table
 Examples::
 
     python tools/analysis_tools/benchmark.py res2net50_26w_4s resnext50_32x4d
-    python tools/analysis_tools/benchmark.py ResNet --args depth=101 --timm resnet101
+    python tools/analysis_tools/benchmark.py ResNet --model-args depth=101 --timm resnet101
     python tools/analysis_tools/benchmark.py configs/_base_/models/res2net50-w26-s4.py \\
-        --batch-size 16 --input-size 224 --device cuda
+        --batch-size 16 --shape 224 --device cuda
     python tools/analysis_tools/benchmark.py resnet50 --threads 2 --mode eager deploy \\
-        onnxruntime --amp
+        onnxruntime --amp --json resnet50.json
+
+Progress (which implementation and repeat is running) goes to stderr; ``--json PATH`` also
+writes the table (every implementation's numbers and the ratios) as JSON, atomically.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os.path as osp
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
 import torch
 import torch.nn as nn
 
-from mmbackbones.deploy.build import build_labelled, parse_overrides
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 # The same architecture elsewhere, by our registered name: timm model name, torchvision model
 # name, mmpretrain backbone config. Extend as families are added; --timm/--torchvision/
@@ -88,20 +95,15 @@ EQUIVALENTS: dict[str, dict] = {
     'googlenet_tv': dict(torchvision='googlenet'),
 }
 LIBRARIES = ('timm', 'torchvision', 'mmpretrain')
-MODES = ('eager', 'deploy', 'compile', 'onnxruntime', 'int8', 'onnxruntime-int8', 'openvino',
-         'openvino-fp32', 'openvino-int8')
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
+    from mmbackbones.build import add_model_arguments
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('models', nargs='+',
-                        help='registered backbone names (e.g. res2net50_26w_4s, ResNeXt) or '
-                        'config files whose model.backbone (or model) is built')
-    parser.add_argument('--args', nargs='*', default=[], metavar='KEY=VALUE',
-                        help='extra backbone arguments, values as Python literals')
-    parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--input-size', type=int, default=224, help='square input side')
-    parser.add_argument('--frames', type=int, default=8, help='T of 5-D (video) inputs')
+    add_model_arguments(parser, many=True, checkpoint=False,
+                        shape_help="Default: the model's example input at 224 x 224.")
+    parser.add_argument('--batch-size', type=int, default=8,
+                        help='N when --shape does not give the full shape')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations per run')
     parser.add_argument('--iters', type=int, default=3, help='timed iterations per repeat')
@@ -115,7 +117,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--timm', help='timm model name to compare with')
     parser.add_argument('--torchvision', help='torchvision model name to compare with')
     parser.add_argument('--mmpretrain', help='mmpretrain backbone config, a Python dict literal')
-    parser.add_argument('--mode', nargs='+', default=['eager'], choices=MODES,
+    parser.add_argument('--mode', nargs='+', default=['eager'], choices=list(MODES),
                         help='how ours runs (several: side by side); see the module docstring')
     parser.add_argument('--calibration', default='4', metavar='N_OR_DIR',
                         help='calibration of the int8 modes: N seeded random batches or an '
@@ -123,15 +125,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='also time our training step under mixed precision (bf16 autocast '
                         'on a CPU with native bf16, fp16 on CUDA) and channels-last')
-    return parser.parse_args()
+    parser.add_argument('--json', metavar='PATH', help='also write the tables as JSON')
+    # earlier spellings, kept working: --input-size S is --shape S, --args is --model-args
+    parser.add_argument('--input-size', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--args', nargs='+', default=[], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.input_size is not None:
+        if args.shape is not None:
+            parser.error('give --shape or (the older) --input-size, not both')
+        args.shape = [args.input_size]
+    args.model_args = args.model_args + args.args
+    return args
 
 
 # ---------------------------------------------------------------- building
-def build_ours(spec: str, extra: dict) -> tuple[str, nn.Module]:
-    """Our backbone: a config file's ``model.backbone`` (or ``model``), or a registered name."""
-    return build_labelled(spec, extra)
-
-
 class _Features(nn.Module):
     """Another library's model reduced to its backbone: the last feature map."""
 
@@ -251,10 +258,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def progress(text: str) -> None:
+    """What runs now, on stderr (the table goes to stdout): one line overwritten by the next on
+    a terminal, a line each in a log; ``''`` ends it."""
+    if sys.stderr.isatty():
+        print(f'\r\033[K{text}', end='' if text else '', file=sys.stderr, flush=True)
+    elif text:
+        print(text, file=sys.stderr, flush=True)
+
+
 def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dict[str, float]:
     """Median seconds per iteration of each runner, runs interleaved repeat by repeat."""
-    runners = [r for r in runners if ('train' if train else 'infer') in r.modes]
+    what = 'train' if train else 'infer'
+    runners = [r for r in runners if what in r.modes]
     for runner in runners:
+        progress(f'{what}: warm-up {runner.name}')
         for _ in range(args.warmup):
             runner.step(train)
     times: dict[str, list[float]] = {r.name: [] for r in runners}
@@ -262,23 +280,25 @@ def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dic
         # alternate the order so neither side always runs right after the other
         order = runners if repeat % 2 == 0 else runners[::-1]
         for runner in order:
+            progress(f'{what}: repeat {repeat + 1}/{args.repeats} {runner.name}')
             times[runner.name].append(runner.timed(train, args.iters))
+    progress('')
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def benchmark(spec: str, args: argparse.Namespace, extra: dict) -> None:
-    label, ours = build_ours(spec, extra)
+def benchmark(spec: str, args: argparse.Namespace, model_args: dict) -> dict:
+    """Build, measure and print one model; returns its table (see :func:`table`)."""
+    from mmbackbones.build import input_shape
+    from mmbackbones.deploy.build import build_labelled
+    label, ours = build_labelled(spec, model_args, args.cfg_options)
     others = comparisons(label, args)
-    if others and 'out_indices' not in extra and getattr(ours, 'num_stages', 1) > 1:
+    if others and 'out_indices' not in model_args and getattr(ours, 'num_stages', 1) > 1:
         # the others return only the last feature map: do the same, so no earlier stage
         # output is kept alive longer than theirs
-        label, ours = build_ours(spec, dict(extra, out_indices=(-1, )))
+        label, ours = build_labelled(spec, dict(model_args, out_indices=(-1, )),
+                                     args.cfg_options)
     device = torch.device(args.device)
-    shape = list(getattr(ours, 'example_input_shape', (1, 3, 224, 224)))
-    shape[0], shape[-2:] = args.batch_size, [args.input_size] * 2
-    if len(shape) == 5:
-        shape[2] = args.frames
-    x = torch.randn(*shape, device=device)
+    x = torch.randn(*input_shape(ours, args.shape, batch=args.batch_size), device=device)
     runners = our_runners(label, ours, x, args)
     n_ours = len(runners)
     for lib, what in others.items():
@@ -290,69 +310,57 @@ def benchmark(spec: str, args: argparse.Namespace, extra: dict) -> None:
     for train in modes:
         mode = 'train' if train else 'infer'
         for name, seconds in measure(runners, train, args).items():
-            results[name][f'{mode} img/s'] = args.batch_size / seconds
+            results[name][f'{mode} img/s'] = x.shape[0] / seconds
         if not args.no_memory:
             for runner in runners:
                 if mode in runner.modes and runner.memory:
+                    progress(f'{mode}: peak memory of {runner.name}')
                     results[runner.name][f'{mode} MiB'] = runner.peak_memory(train) / 2**20
-    print_table(label, tuple(shape), runners, results, args, n_ours)
+            progress('')
+    result = table(label, tuple(x.shape), runners, results, args, n_ours)
+    print_table(result)
+    return result
 
 
-def our_runners(label: str, ours: nn.Module, x: torch.Tensor,
-                args: argparse.Namespace) -> list[Runner]:
-    """One runner per ``--mode`` (each on its own copy of the model), plus ``--amp``."""
+# ---------------------------------------------------------------- our modes
+def eager_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
+                 args: argparse.Namespace) -> Runner:
+    return Runner(name, model, x)
+
+
+def deploy_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
+                  args: argparse.Namespace, compile: bool = False) -> Runner:
+    """:func:`mmbackbones.deploy.optimize`; with ``compile`` its training step compiles the
+    eager model."""
     import copy
 
     from mmbackbones.deploy import optimize
-    params = sum(p.numel() for p in ours.parameters())
-    runners = []
-    for mode in args.mode:
-        model = copy.deepcopy(ours).to(x.device)
-        name = f'mmbackbones {label}' + ('' if mode == 'eager' else f' [{mode}]')
-        if mode == 'eager':
-            runners.append(Runner(name, model, x))
-        elif mode in ('deploy', 'compile'):
-            fast, record = optimize(model, compile=mode == 'compile')
-            print(f'  {name}: {record}')
-            train_model = torch.compile(copy.deepcopy(ours).to(x.device)) \
-                if mode == 'compile' else None
-            runners.append(Runner(f'{name} {record.precision}', fast, x, params=params,
-                                  train_model=train_model,
-                                  modes=('infer', ) if train_model is None
-                                  else ('infer', 'train')))
-        elif mode == 'onnxruntime':
-            runners.append(Runner(name, onnx_model(model, x), x, params=params,
-                                  modes=('infer', ), memory=False))
-        else:  # the int8 and OpenVINO modes
-            runners.append(Runner(name, int8_or_openvino_model(mode, model, x, args),
-                                  x, params=params, modes=('infer', ), memory=False))
-    if args.amp:
-        from mmbackbones.deploy import choose_precision
-        precision, why = choose_precision('auto', x.device)
-        if precision == 'fp32':
-            print(f'  --amp: skipped: {why}')
-        else:
-            model = copy.deepcopy(ours).to(x.device)
-            memory_format = torch.channels_last_3d if x.dim() == 5 else torch.channels_last
-            model.to(memory_format=memory_format)
-            x_cl = x.contiguous(memory_format=memory_format)
-            dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
-            runners.append(Runner(f'mmbackbones {label} [amp {precision}]', model, x_cl,
-                                  modes=('train', ), autocast=dtype))
-    return runners
+    train_model = torch.compile(copy.deepcopy(model)) if compile else None
+    fast, record = optimize(model, compile=compile)
+    print(f'  {name}: {record}')
+    return Runner(f'{name} {record.precision}', fast, x, params=params, train_model=train_model,
+                  modes=('infer', 'train') if train_model is not None else ('infer', ))
 
 
-def onnx_model(model: nn.Module, x: torch.Tensor) -> nn.Module:
-    """``model`` folded, exported to a temporary ONNX file, run by onnxruntime."""
-    import tempfile
+def compile_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
+                   args: argparse.Namespace) -> Runner:
+    return deploy_runner(name, model, x, params, args, compile=True)
 
-    from mmbackbones.deploy import OnnxBackbone, export
-    model.eval()
-    model.switch_to_deploy()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, 'model.onnx')
-        export(model, path, 'onnx', tuple(x.shape))
-        return OnnxBackbone(path, threads=torch.get_num_threads())
+
+def onnxruntime_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
+                       args: argparse.Namespace) -> Runner:
+    return Runner(name, onnx_model(model, x), x, params=params, modes=('infer', ),
+                  memory=False)
+
+
+def int8_or_openvino_runner(mode: str) -> Callable[..., Runner]:
+    """The runner of an int8 or OpenVINO ``mode`` (inference only, calibrated by
+    ``--calibration``)."""
+    def runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
+               args: argparse.Namespace) -> Runner:
+        return Runner(name, int8_or_openvino_model(mode, model, x, args), x, params=params,
+                      modes=('infer', ), memory=False)
+    return runner
 
 
 def int8_or_openvino_model(mode: str, model: nn.Module, x: torch.Tensor,
@@ -384,14 +392,95 @@ def int8_or_openvino_model(mode: str, model: nn.Module, x: torch.Tensor,
         return backbone
 
 
-def print_table(label: str, shape: tuple, runners: list[Runner], results: dict,
-                args: argparse.Namespace, n_ours: int = 1) -> None:
+#: ``--mode`` -> how ours runs: ``(name, model copy on the device, input, params, args) ->
+#: Runner``.
+MODES: dict[str, Callable[..., Runner]] = {
+    'eager': eager_runner,
+    'deploy': deploy_runner,
+    'compile': compile_runner,
+    'onnxruntime': onnxruntime_runner,
+    **{mode: int8_or_openvino_runner(mode) for mode in (
+        'int8', 'onnxruntime-int8', 'openvino', 'openvino-fp32', 'openvino-int8')},
+}
+
+
+def our_runners(label: str, ours: nn.Module, x: torch.Tensor,
+                args: argparse.Namespace) -> list[Runner]:
+    """One runner per ``--mode`` (each on its own copy of the model), plus ``--amp``."""
+    import copy
+    params = sum(p.numel() for p in ours.parameters())
+    runners = []
+    for mode in args.mode:
+        name = f'mmbackbones {label}' + ('' if mode == 'eager' else f' [{mode}]')
+        runners.append(MODES[mode](name, copy.deepcopy(ours).to(x.device), x, params, args))
+    if args.amp:
+        from mmbackbones.deploy import choose_precision
+        precision, why = choose_precision('auto', x.device)
+        if precision == 'fp32':
+            print(f'  --amp: skipped: {why}')
+        else:
+            model = copy.deepcopy(ours).to(x.device)
+            memory_format = torch.channels_last_3d if x.dim() == 5 else torch.channels_last
+            model.to(memory_format=memory_format)
+            x_cl = x.contiguous(memory_format=memory_format)
+            dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
+            runners.append(Runner(f'mmbackbones {label} [amp {precision}]', model, x_cl,
+                                  modes=('train', ), autocast=dtype))
+    return runners
+
+
+def onnx_model(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """``model`` folded, exported to a temporary ONNX file, run by onnxruntime."""
+    import tempfile
+
+    from mmbackbones.deploy import OnnxBackbone, export
+    model.eval()
+    model.switch_to_deploy()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'model.onnx')
+        export(model, path, 'onnx', tuple(x.shape))
+        return OnnxBackbone(path, threads=torch.get_num_threads())
+
+
+def table(label: str, shape: tuple, runners: list[Runner], results: dict,
+          args: argparse.Namespace, n_ours: int = 1) -> dict:
+    """The numbers of one model: every implementation's row and ours over each anchor (the
+    other libraries) and over the fastest anchor per column (highest img/s, lowest MiB)."""
     from mmbackbones.deploy import hardware_summary
     columns = list(dict.fromkeys(c for r in runners for c in results[r.name]))
-    name_width = max(len(r.name) for r in runners) + 2
-    print(f'\n{label}: input {shape}, device {args.device}, {torch.get_num_threads()} threads, '
-          f'median of {args.repeats} x {args.iters} iterations (warm-up {args.warmup})')
-    print(f'machine: {hardware_summary(args.device)}')
+    rows = [dict(implementation=r.name, params=r.params, **results[r.name]) for r in runners]
+    anchors = runners[n_ours:]
+    best = {}
+    for c in columns:
+        values = [results[a.name][c] for a in anchors if results[a.name].get(c)]
+        if values:
+            best[c] = min(values) if c.endswith('MiB') else max(values)
+    ratios = []
+    for ours in runners[:n_ours]:
+        mine = results[ours.name]
+        tag = ours.name[len('mmbackbones '):]
+        for anchor in anchors:
+            theirs = results[anchor.name]
+            ratios.append(dict(ratio=f'{tag} / {anchor.name.split()[0]}',
+                               **{c: mine[c] / theirs[c] for c in columns
+                                  if mine.get(c) and theirs.get(c)}))
+        if anchors:
+            ratios.append(dict(ratio=f'{tag} / fastest',
+                               **{c: mine[c] / best[c] for c in columns
+                                  if mine.get(c) and best.get(c)}))
+    return dict(model=label, input_shape=list(shape), device=args.device,
+                threads=torch.get_num_threads(), repeats=args.repeats, iters=args.iters,
+                warmup=args.warmup, machine=hardware_summary(args.device), columns=columns,
+                rows=rows, ratios=ratios)
+
+
+def print_table(result: dict) -> None:
+    columns = result['columns']
+    name_width = max(len(r['implementation']) for r in result['rows']) + 2
+    print(f"\n{result['model']}: input {tuple(result['input_shape'])}, device "
+          f"{result['device']}, {result['threads']} threads, median of {result['repeats']} x "
+          f"{result['iters']} iterations (warm-up {result['warmup']})")
+    print(f"machine: {result['machine']}")
 
     def cells(row: dict, fmt) -> str:
         return ''.join(f'{fmt(row[c]):>14}' if row.get(c) is not None else f'{"-":>14}'
@@ -399,42 +488,38 @@ def print_table(label: str, shape: tuple, runners: list[Runner], results: dict,
 
     print(f'{"implementation":<{name_width}}{"params (M)":>12}' +
           ''.join(f'{c:>14}' for c in columns))
-    for runner in runners:
-        print(f'{runner.name:<{name_width}}{runner.params / 1e6:>12.3f}' +
-              cells(results[runner.name], lambda v: f'{v:.1f}'))
-    anchors = runners[n_ours:]
-    if not anchors:
+    for row in result['rows']:
+        print(f"{row['implementation']:<{name_width}}{row['params'] / 1e6:>12.3f}" +
+              cells(row, lambda v: f'{v:.1f}'))
+    if not result['ratios']:
         return
-    # the fastest anchor per column (highest img/s, lowest MiB)
-    best = {}
-    for c in columns:
-        values = [results[a.name][c] for a in anchors if results[a.name].get(c)]
-        if values:
-            best[c] = min(values) if c.endswith('MiB') else max(values)
-    for ours in runners[:n_ours]:
-        mine = results[ours.name]
-        for anchor in anchors:
-            theirs = results[anchor.name]
-            ratios = {c: mine[c] / theirs[c] for c in columns if mine.get(c) and theirs.get(c)}
-            tag = ours.name[len('mmbackbones '):]
-            print(f'{tag + " / " + anchor.name.split()[0]:<{name_width}}{"":>12}' +
-                  cells(ratios, lambda v: f'{v:.3f}'))
-        ratios = {c: mine[c] / best[c] for c in columns if mine.get(c) and best.get(c)}
-        tag = ours.name[len('mmbackbones '):]
-        print(f'{tag + " / fastest":<{name_width}}{"":>12}' + cells(ratios, lambda v: f'{v:.3f}'))
+    for row in result['ratios']:
+        print(f"{row['ratio']:<{name_width}}{'':>12}" + cells(row, lambda v: f'{v:.3f}'))
     print('(img/s ratio > 1: ours is faster; MiB ratio < 1: ours needs less memory; '
           '"fastest": the best anchor in that column)')
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    extra = parse_overrides(args.args)
     torch.manual_seed(0)
-    for spec in args.models:
-        benchmark(spec, args, extra)
+    from mmbackbones.build import parse_model_args
+    from mmbackbones.engine.config import ConfigError
+    results = []
+    try:
+        model_args = parse_model_args(args.model_args)
+        for spec in args.model:
+            results.append(benchmark(spec, args, model_args))
+    except (ConfigError, KeyError, TypeError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    if args.json:
+        from mmbackbones.utils.fileio import write_bytes_atomic
+        write_bytes_atomic(args.json, json.dumps(results, indent=1).encode())
+        print(f'wrote {args.json}')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

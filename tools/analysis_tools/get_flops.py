@@ -3,7 +3,7 @@
 
     python tools/analysis_tools/get_flops.py configs/resnet/resnet50_8xb32_in1k.py
     python tools/analysis_tools/get_flops.py resnet50 --shape 224 --convention mmengine
-    python tools/analysis_tools/get_flops.py ResNet --cfg-options depth=101 out_indices=3
+    python tools/analysis_tools/get_flops.py ResNet --model-args depth=101 out_indices=3
 
 Conventions (both count a multiply-add as one FLOP): 'torchvision' = conv + linear MACs of the
 whole model, head fc included (torchvision's and the papers' numbers); 'mmengine' = mmengine's
@@ -15,40 +15,30 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from mmbackbones.analysis import CONVENTIONS
+    from mmbackbones.build import add_model_arguments
     parser = argparse.ArgumentParser(description='Parameters and FLOPs per stage.')
-    parser.add_argument('model', help='a config file, or a registered backbone type/variant')
-    parser.add_argument('--shape', type=int, nargs='+', default=[224],
-                        help='input height [width] (default 224)')
+    add_model_arguments(parser, checkpoint=False, shape_help='Default: 224.')
     parser.add_argument('--convention', choices=CONVENTIONS, default='torchvision')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='config overrides; for a backbone name, its constructor arguments')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmbackbones.analysis import measure_complexity
-    from mmbackbones.build import build_for_tool
+    from mmbackbones.build import build_for_tool, input_shape, parse_model_args
     from mmbackbones.engine.config import ConfigError
-    if len(args.shape) not in (1, 2):
-        print('error: --shape takes H or H W', file=sys.stderr)
-        return 2
     try:
-        model, backbone = build_for_tool(args.model, args.cfg_options)
+        built = build_for_tool(args.model, parse_model_args(args.model_args), args.cfg_options)
+        shape = input_shape(built.backbone, args.shape)
     except (ConfigError, KeyError, TypeError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    h, w = (args.shape * 2)[:2]
-    shape = list(getattr(backbone, 'example_input_shape', (1, 3, h, w)))
-    shape[0], shape[-2], shape[-1] = 1, h, w
-    result = measure_complexity(model, tuple(shape), args.convention)
+    result = measure_complexity(built.model, shape, args.convention)
     print(f'{args.model}')
     print(result.format())
     print(reference_line(args.model))

@@ -9,8 +9,10 @@
     python tools/deployment/export.py resnet50 --format openvino --int8 --calibration data/calib
     python tools/deployment/export.py resnet50 --format onnx --int8 --calibration 8
 
-MODEL_OR_CONFIG is a registered name (``resnet50``, ``ResNet``) or a config file (its
-``model.backbone``, else ``model``). The model is put in deploy mode (BatchNorm folded) unless
+MODEL_OR_CONFIG is a registered name (``resnet50``, or a class with its ``--model-args``:
+``ResNet --model-args depth=50``) or a config file (its ``model.backbone``, else ``model``;
+``--cfg-options`` override it); the model arguments are those of every tool
+(:mod:`mmbackbones.build`). The model is put in deploy mode (BatchNorm folded) unless
 ``--no-fuse``; the exported file's outputs are compared with eager PyTorch in the same run
 (onnxruntime for ONNX) and the max abs difference is printed; the exit code is 1 on a mismatch
 or an unsupported model (e.g. deformable convs), with the reason. The file is written atomically.
@@ -35,21 +37,15 @@ SUFFIX = {'onnx': '.onnx', 'torchscript': '.ts.pt', 'exported_program': '.pt2',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from mmbackbones.build import add_model_arguments
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('model', metavar='MODEL_OR_CONFIG',
-                        help='registered backbone name or config file')
+    add_model_arguments(parser, shape_help="Default: batch 1 and the model's example input at "
+                        '224 x 224.')
     parser.add_argument('--format', required=True, choices=list(SUFFIX), help='export format')
-    parser.add_argument('--checkpoint', help='weights to load (our loader: mmdet/mmpretrain/'
-                        'torchvision/timm layouts, or a deployed checkpoint)')
-    parser.add_argument('--shape', type=int, nargs='+', metavar='DIM',
-                        help='example input shape, e.g. 1 3 224 224 (default: batch 1 and the '
-                        "model's example input, 224 x 224 for 2D models)")
     parser.add_argument('--dynamic', action='store_true',
                         help='dynamic batch and spatial size (verified on a second shape)')
     parser.add_argument('--no-fuse', action='store_true', help='export without BN folding')
     parser.add_argument('--out', help='output file (default: <name><suffix>)')
-    parser.add_argument('--cfg-options', nargs='*', default=[], metavar='KEY=VALUE',
-                        help='extra backbone arguments, values as Python literals')
     parser.add_argument('--int8', action='store_true',
                         help='write an int8 file (onnx: onnxruntime QDQ; openvino: NNCF)')
     parser.add_argument('--calibration', metavar='N_OR_DIR',
@@ -59,19 +55,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from mmbackbones.build import input_shape, parse_model_args
     from mmbackbones.deploy import ExportError, export
-    from mmbackbones.deploy.build import BuildError, build_for_export
+    from mmbackbones.deploy.build import build_for_export
+    from mmbackbones.engine.config import ConfigError
 
     try:
-        name, model = build_for_export(args.model, args.checkpoint, args.cfg_options,
+        name, model = build_for_export(args.model, args.checkpoint,
+                                       parse_model_args(args.model_args), args.cfg_options,
                                        fuse=not args.no_fuse)
-    except BuildError as err:
+        shape = input_shape(model, args.shape)
+    except (ConfigError, KeyError, TypeError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    shape = args.shape
-    if shape is None:
-        shape = [1, *model.example_input_shape[1:]]
-        shape[-2:] = [224, 224]
     out = args.out or f'{name}{"_int8" if args.int8 else ""}{SUFFIX[args.format]}'
     if args.calibration is not None and not args.int8:
         print('error: --calibration is for --int8.', file=sys.stderr)

@@ -14,16 +14,15 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
-def load_image(path: str, size: int, mean, std):
+def load_image(path: str, size: tuple[int, int], mean, std):
+    """The image at ``size`` (H, W), normalised, as a 1 x 3 x H x W tensor."""
     import numpy as np
     import torch
     from PIL import Image
-    image = Image.open(path).convert('RGB').resize((size, size), Image.BILINEAR)
+    image = Image.open(path).convert('RGB').resize((size[1], size[0]), Image.BILINEAR)
     x = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)
     x = (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
     return image, x[None]
@@ -56,36 +55,39 @@ def save_grid(image, features, path: str, channels: int = 7) -> None:
 
 
 def main(argv=None) -> int:
+    from mmbackbones.build import add_model_arguments
     parser = argparse.ArgumentParser(description='Save backbone feature maps as a PNG grid.')
-    parser.add_argument('model', help='a config file, or a registered backbone type/variant')
+    add_model_arguments(parser, shape_help='Default: 224.')
     parser.add_argument('image', help='input image')
     parser.add_argument('--out', default='feature_maps.png', help='output PNG')
-    parser.add_argument('--checkpoint', help='weights (classifier or backbone checkpoint)')
-    parser.add_argument('--shape', type=int, default=224, help='input size (square)')
     parser.add_argument('--channels', type=int, default=7, help='channels shown per output')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='config overrides; for a backbone name, its constructor arguments')
     args = parser.parse_args(argv)
     import torch
 
-    from mmbackbones.build import build_for_tool
-    from mmbackbones.checkpoint import load_pretrained
+    from mmbackbones.build import (
+        build_for_tool,
+        input_shape,
+        load_tool_checkpoint,
+        parse_model_args,
+    )
     from mmbackbones.engine.config import ConfigError
     if not osp.isfile(args.image):
         print(f'error: image {args.image!r} does not exist.', file=sys.stderr)
         return 2
     try:
-        model, backbone = build_for_tool(args.model, args.cfg_options)
+        _, model, backbone = build_for_tool(args.model, parse_model_args(args.model_args),
+                                            args.cfg_options)
+        shape = input_shape(backbone, args.shape)
+        if args.checkpoint:
+            load_tool_checkpoint(backbone, args.checkpoint)
     except (ConfigError, KeyError, TypeError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    if args.checkpoint:
-        load_pretrained(backbone, args.checkpoint)
     preprocessor = getattr(model, 'data_preprocessor', None)
     mean = getattr(preprocessor, 'mean', None)
     mean, std = ((preprocessor.mean.flatten().tolist(), preprocessor.std.flatten().tolist())
                  if mean is not None else ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375]))
-    image, x = load_image(args.image, args.shape, mean, std)
+    image, x = load_image(args.image, shape[-2:], mean, std)
     backbone.eval()
     with torch.no_grad():
         features = backbone(x)

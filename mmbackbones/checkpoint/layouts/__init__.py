@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import Layout, any_key, is_3d, is_vgg, keep, norm_prefix, rename
+from .base import Layout, any_key, family_knows, keep, norm_prefix, rename
 
 
 def _discover() -> tuple[Layout, ...]:
@@ -30,4 +30,4 @@ def _discover() -> tuple[Layout, ...]:
 #: Every layout, in name order (the order breaks ties between equally good renamings).
 LAYOUTS: tuple[Layout, ...] = _discover()
 
-__all__ = ['LAYOUTS', 'Layout', 'any_key', 'is_3d', 'is_vgg', 'keep', 'norm_prefix', 'rename']
+__all__ = ['LAYOUTS', 'Layout', 'any_key', 'family_knows', 'keep', 'norm_prefix', 'rename']

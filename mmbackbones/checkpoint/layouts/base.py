@@ -27,14 +27,19 @@ class Layout:
     candidate prefix), and keep the renaming that matches the model best; the load report names
     it ("layout: timm").
 
+    What a *family* knows about a library's names (timm's deep stem, torchvision's VGG
+    numbering) lives with the family, as ``foreign_key_maps = {layout name: convert}`` on its
+    backbone class (:meth:`key_map`); a layout's own ``convert`` is what it does for every
+    other model (a prefix, generic renames, or nothing).
+
     Attributes:
         name: The name the load report prints.
         detect: ``detect(state_dict, model) -> bool``: is this checkpoint (all its keys, wrapper
-            prefixes such as ``backbone.`` included) in this layout, for this model? The model
-            may be inspected (its ``state_dict()`` keys, ``deep_stem``, ...).
+            prefixes such as ``backbone.`` included) in this layout?
         convert: ``convert(state_dict, model) -> dict``: the weights under one prefix (prefix
-            removed) with our names. Keys it cannot place are returned unchanged (the report
-            lists them as unexpected).
+            removed) with our names, for a model whose family declares no key map for this
+            layout. Keys it cannot place are returned unchanged (the report lists them as
+            unexpected).
         prefixes: Where this layout's wrapper models keep the backbone, tried besides ``''``
             and the common ``backbone.``/``neck.``/... (e.g. detectron2's
             ``backbone.bottom_up.``).
@@ -43,6 +48,10 @@ class Layout:
     detect: Callable[[dict, nn.Module], bool]
     convert: Callable[[dict, nn.Module], dict] = keep
     prefixes: tuple[str, ...] = ()
+
+    def key_map(self, model: nn.Module) -> Callable[[dict, nn.Module], dict]:
+        """The key map for ``model``: its family's for this layout, else :attr:`convert`."""
+        return getattr(model, 'foreign_key_maps', {}).get(self.name, self.convert)
 
 
 def rename(state_dict: dict, rules: Rules) -> dict:
@@ -66,15 +75,9 @@ def any_key(state_dict: dict, pattern: str) -> bool:
     return any(regex.match(k) for k in state_dict)
 
 
-def is_3d(model: nn.Module) -> bool:
-    """A video network: its stem conv kernel is 5-D."""
-    weight = model.state_dict().get('conv1.weight')
-    return weight is not None and weight.dim() == 5
-
-
-def is_vgg(model: nn.Module) -> bool:
-    """Our (mmpretrain-named) VGG: ``features.N`` of ConvModules, ``arch_settings`` per depth."""
-    return hasattr(model, 'arch_settings') and 'features.0.conv.weight' in model.state_dict()
+def family_knows(model: nn.Module, layout: str) -> bool:
+    """Whether ``model``'s family declares a key map for ``layout`` (``foreign_key_maps``)."""
+    return layout in getattr(model, 'foreign_key_maps', {})
 
 
 def norm_prefix(model: nn.Module) -> str:

@@ -1,11 +1,7 @@
 """mmpretrain: classifier checkpoints (``backbone.`` + ``head.``) and backbones whose deep stem
-is three ConvModules (``stem.{i}.conv``/``stem.{i}.bn``; ours is one flat Sequential
-``stem.0..8`` as mmdet's). Its VGG and plain ResNet names are ours."""
-from .base import Layout, any_key, rename
-
-# stem.{i}.conv -> stem.{3i}, stem.{i}.<norm> -> stem.{3i+1} (conv, norm, ReLU per ConvModule)
-RULES = [(r'^stem\.(\d+)\.(conv|bn|gn|ln|in)\.',
-          lambda m: f'stem.{3 * int(m[1]) + (m[2] != "conv")}.')]
+is three ConvModules (``stem.{i}.conv``); the stem rename is ResNet's
+(``ResNet.foreign_key_maps``). Its VGG and plain ResNet names are ours."""
+from .base import Layout, any_key
 
 
 def detect(state_dict: dict, model) -> bool:
@@ -13,8 +9,4 @@ def detect(state_dict: dict, model) -> bool:
         any_key(state_dict, r'(backbone\.)?stem\.\d+\.conv\.weight$')
 
 
-def convert(state_dict: dict, model) -> dict:
-    return rename(state_dict, RULES)
-
-
-LAYOUT = Layout(name='mmpretrain', detect=detect, convert=convert)
+LAYOUT = Layout(name='mmpretrain', detect=detect)

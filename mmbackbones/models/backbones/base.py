@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
 import torch.nn as nn
@@ -28,18 +29,17 @@ class FeatureSpec(NamedTuple):
 class BaseBackbone(PretrainedInitModule):
     """Base class of all mmbackbones backbones.
 
-    Subclasses build their layers, then call :meth:`_set_stages` with the stem and stage modules
-    and their channels/strides, and finally :meth:`_freeze_stages` (done by ``_set_stages``).
+    Subclasses build their layers, then call :meth:`_set_stages` with the stem modules and the
+    stages by name, with their channels and strides; it validates ``out_indices`` and
+    ``frozen_stages`` against them and freezes.
     """
 
     #: depth -> the family's settings for that depth (blocks, convs per stage, ...).
     arch_settings: ClassVar[dict[int, Any]] = {}
-    #: Arguments that build a small instance when the class has required ones (docs, tests).
-    example_args: ClassVar[dict] = {}
-    #: Arguments that shrink any named variant of the class (fewer stages, narrower layers), so
-    #: the registry-wide tests stay cheap however many variants there are; a variant's fixed
-    #: arguments are never among those applied.
-    small_args: ClassVar[dict] = {}
+    #: Layout name -> ``convert(state_dict, model) -> dict``: how this family's weights are
+    #: named in that library's checkpoints (:class:`mmbackbones.checkpoint.Layout`); layouts
+    #: without an entry use their own key map.
+    foreign_key_maps: ClassVar[dict[str, Callable[[dict, nn.Module], dict]]] = {}
     #: An input shape the backbone accepts (N, C, H, W) or (N, C, T, H, W).
     example_input_shape: ClassVar[tuple[int, ...]] = (2, 3, 64, 64)
 
@@ -59,15 +59,27 @@ class BaseBackbone(PretrainedInitModule):
         return cls.arch_settings[depth]
 
     # ---------------------------------------------------------------- output contract
-    def _set_stages(self, stem: list[nn.Module], stages: list[nn.Module],
-                    stage_channels: list[int], stage_strides: list[int], out_indices,
+    def _set_stages(self, stem: Sequence[nn.Module], stages: Mapping[str, nn.Module],
+                    stage_channels: Sequence[int], stage_strides: Sequence[int], out_indices,
                     frozen_stages: int, norm_eval: bool) -> None:
-        """Record the stages and validate ``out_indices``/``frozen_stages`` against them."""
+        """Record the stages and validate ``out_indices``/``frozen_stages`` against them.
+
+        Args:
+            stem: The modules ``frozen_stages=0`` freezes.
+            stages: Stage name -> module, in forward order: a child (``layer1``), or a
+                ``ModuleList`` view of modules kept at their checkpoint names (VGG's slices of
+                ``features``), which adds no state-dict keys.
+            stage_channels: Output channels of each stage.
+            stage_strides: Output stride of each stage relative to the input.
+            out_indices: Stages ``forward`` returns (``None``: every stage).
+            frozen_stages: -1 freezes nothing, 0 the stem, k the stem and the first k stages.
+            norm_eval: Keep BN layers in eval mode while training.
+        """
         num_stages = len(stages)
         if out_indices is None:  # every stage
             out_indices = tuple(range(num_stages))
-        self._stem_modules = stem
-        self._stage_names = [self._child_name(m) for m in stages]
+        self._stem_modules = list(stem)
+        self._stages = dict(stages)  # a plain dict: the modules are registered where they live
         self.stage_channels = tuple(int(c) for c in stage_channels)
         self.stage_strides = tuple(int(s) for s in stage_strides)
         self.out_indices = normalize_out_indices(out_indices, num_stages)
@@ -75,15 +87,14 @@ class BaseBackbone(PretrainedInitModule):
         self.norm_eval = bool(norm_eval)
         self._freeze_stages()
 
-    def _child_name(self, module: nn.Module) -> str:
-        for name, child in self.named_children():
-            if child is module:
-                return name
-        raise RuntimeError('stage modules must be direct children of the backbone')
-
     @property
     def num_stages(self) -> int:
-        return len(self._stage_names)
+        return len(self._stages)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The name of every stage, in forward order (``layer1``... for the ResNets)."""
+        return tuple(self._stages)
 
     @property
     def out_channels(self) -> tuple[int, ...]:
@@ -100,7 +111,7 @@ class BaseBackbone(PretrainedInitModule):
         return [FeatureSpec(c, s) for c, s in zip(self.out_channels, self.out_strides)]
 
     def stages(self) -> list[nn.Module]:
-        return [getattr(self, name) for name in self._stage_names]
+        return list(self._stages.values())
 
     # ---------------------------------------------------------------- freezing
     def frozen_modules(self) -> list[nn.Module]:
@@ -123,32 +134,6 @@ class BaseBackbone(PretrainedInitModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
-
-
-class GroupedStagesMixin:
-    """Stages that are runs of modules kept at their checkpoint names, not child modules.
-
-    ``BaseBackbone._set_stages`` wants each stage to be one child; VGG's stages are slices of the
-    flat ``features`` Sequential (mmpretrain/torchvision keys) and GoogLeNet's are runs of named
-    children (torchvision keys). Each stage is therefore a ``ModuleList`` *view* held in a plain
-    list, so it adds no state-dict keys; freezing goes through the views to the real modules.
-    """
-
-    def _set_grouped_stages(self, stem: list[nn.Module], groups: list[list[nn.Module]],
-                            stage_channels: list[int], stage_strides: list[int], out_indices,
-                            frozen_stages: int, norm_eval: bool) -> None:
-        self._stage_groups = [nn.ModuleList(group) for group in groups]
-        self._set_stages(stem, self._stage_groups, stage_channels, stage_strides, out_indices,
-                         frozen_stages, norm_eval)
-
-    def _child_name(self, module: nn.Module) -> str:
-        for i, group in enumerate(self._stage_groups):
-            if group is module:
-                return f'stage{i}'
-        raise RuntimeError('stage modules must come from _set_grouped_stages')
-
-    def stages(self) -> list[nn.Module]:
-        return list(self._stage_groups)
 
 
 def default_init_cfg(conv_layer: str = 'Conv2d', linear_std: float | None = None,

@@ -31,7 +31,6 @@ from ..layers import check_choice, check_int, check_layer_cfg
 from ..variants import Not, register_variant
 from .base import (
     BaseBackbone,
-    GroupedStagesMixin,
     check_norm_eval,
     default_init_cfg,
     outputs_with_classifier,
@@ -142,7 +141,7 @@ class InceptionAux(nn.Module):
 
 
 @MODELS.register_module()
-class GoogLeNet(GroupedStagesMixin, BaseBackbone):
+class GoogLeNet(BaseBackbone):
     """GoogLeNet (Inception v1) backbone with optional classifier and auxiliary heads.
 
     Stem: 7x7/2 conv, 3x3/2 max pool, [LRN], 1x1 conv, 3x3 conv, [LRN], 3x3/2 max pool (192
@@ -191,7 +190,6 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
     """
 
     example_input_shape = (2, 3, 64, 64)
-    example_args = dict(norm_cfg=dict(type='BN'))
 
     def __init__(self,
                  *,
@@ -251,7 +249,9 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
         self.maxpool4 = (nn.MaxPool2d(3, stride=2, ceil_mode=True) if pooling == 'paper' else
                          nn.MaxPool2d(2, stride=2, ceil_mode=True))
         group5 = [self.maxpool4, inception('5a'), inception('5b')]
-        groups = [group3, group4, group5]
+        # each stage is a view of its modules, kept at torchvision's names
+        stages = {'inception3': nn.ModuleList(group3), 'inception4': nn.ModuleList(group4),
+                  'inception5': nn.ModuleList(group5)}
         channels = [group3[-1].out_channels, group4[-1].out_channels, group5[-1].out_channels]
         strides = [8, 16, 32]
         if with_classifier:
@@ -264,11 +264,10 @@ class GoogLeNet(GroupedStagesMixin, BaseBackbone):
                 self.aux1 = InceptionAux(self.inception4a.out_channels, **aux)
                 self.aux2 = InceptionAux(self.inception4d.out_channels, **aux)
                 classifier += [self.aux1, self.aux2]
-            groups.append(classifier)
+            stages['classifier'] = nn.ModuleList(classifier)
             channels.append(num_classes)
             strides.append(32)
-        self._set_grouped_stages(stem, groups, channels, strides, out_indices, frozen_stages,
-                                 norm_eval)
+        self._set_stages(stem, stages, channels, strides, out_indices, frozen_stages, norm_eval)
 
     def _make_stem(self, in_channels: int, with_lrn: bool, cfg: dict) -> list[nn.Module]:
         """7x7/2 conv, 3x3/2 max pool, [LRN], 1x1 conv, 3x3 conv, [LRN], 3x3/2 max pool."""

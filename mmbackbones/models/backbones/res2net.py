@@ -61,6 +61,7 @@ class Bottle2neck(Bottleneck):
                  stride1_pool: bool = False,
                  **kwargs) -> None:
         check_int('scales', scales, 2)
+        check_int('base_width', base_width, 1)
         check_choice('stage_type', stage_type, ('normal', 'stage'))
         width = planes * base_width // base_channels
         if width < 1:
@@ -161,9 +162,6 @@ class Res2Net(ResNet):
 
     arch_settings = {depth: (Bottle2neck, blocks) for depth, (_, blocks) in
                      ResNet.arch_settings.items() if depth >= 50}
-    # small widths keep the registry-wide contract test fast
-    example_args = dict(depth=50, base_width=8, base_channels=16)
-    small_args = dict(base_channels=16, num_stages=2)
     first_block_args = dict(stage_type='stage')
 
     def __init__(self,
@@ -176,14 +174,12 @@ class Res2Net(ResNet):
                  stride1_pool: bool = False,
                  groups: int = 1,
                  **kwargs) -> None:
-        check_int('scales', scales, 2)
-        check_int('base_width', base_width, 1)
         if groups != 1:
             raise ValueError(f'groups={groups!r} is not supported by Res2Net (grouped Res2NeXt '
                              'splits); allowed: 1.')
         super().__init__(depth=depth, deep_stem=deep_stem, avg_down=avg_down,
-                         block_args=dict(scales=scales, base_width=base_width,
-                                         stride1_pool=bool(stride1_pool)), **kwargs)
+                         _block_args=dict(scales=scales, base_width=base_width,
+                                          stride1_pool=bool(stride1_pool)), **kwargs)
         self.scales = scales
         self.base_width = base_width
         self.stride1_pool = bool(stride1_pool)

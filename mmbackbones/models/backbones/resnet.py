@@ -20,10 +20,27 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
+from ...checkpoint.layouts.base import rename
 from ...registry import MODELS
 from ..layers import check_dcn, check_int, per_stage
 from ..variants import apply_fixed, register_variant
-from .skeleton import ResNetSkeleton
+from .skeleton import ResNetSkeleton, make_stages
+
+# ---------------------------------------------------------------- other libraries' names
+#: timm's ResNet-C/D deep stem ``conv1.{0,1,3,4,6}`` + ``bn1``; ours is the flat ``stem``.
+TIMM_DEEP_STEM = [(r'^conv1\.(\d+)\.', r'stem.\1.'), (r'^bn1\.', 'stem.7.')]
+#: mmpretrain's deep stem of three ConvModules: ``stem.{i}.conv`` -> ``stem.{3i}``,
+#: ``stem.{i}.<norm>`` -> ``stem.{3i+1}`` (conv, norm, ReLU per ConvModule).
+MMPRETRAIN_DEEP_STEM = [(r'^stem\.(\d+)\.(conv|bn|gn|ln|in)\.',
+                         lambda m: f'stem.{3 * int(m[1]) + (m[2] != "conv")}.')]
+
+
+def _from_timm(state_dict: dict, model: ResNet) -> dict:
+    return rename(state_dict, TIMM_DEEP_STEM) if model.deep_stem else state_dict
+
+
+def _from_mmpretrain(state_dict: dict, model: ResNet) -> dict:
+    return rename(state_dict, MMPRETRAIN_DEEP_STEM)
 
 
 @MODELS.register_module()
@@ -64,9 +81,9 @@ class ResNet(ResNetSkeleton):
         multi_grid: mmseg's per-block dilations of the last stage (DeepLab's multi-grid), one
             per block; they replace that stage's dilation.
         contract_dilation: The first block of a dilated stage uses half its dilation (mmseg).
-        block_args: A family's own block arguments, replacing ``groups``/``base_width``
-            (Res2Net passes ``scales``/``base_width``/``stride1_pool``). Set by subclasses, not by
-            configs.
+        _block_args: For subclasses, not configs: a family's own block arguments, replacing
+            ``groups``/``base_width`` (Res2Net passes ``scales``/``base_width``/
+            ``stride1_pool``).
 
     Example:
         >>> import torch
@@ -83,8 +100,10 @@ class ResNet(ResNetSkeleton):
     """
 
     stem_stride: ClassVar[int] = 4
-    example_args = dict(depth=18)
-    small_args = dict(base_channels=16, num_stages=2)
+    # torchvision's, mmdet's, detectron2's names: those layouts' own maps
+    foreign_key_maps = {'timm': _from_timm, 'mmpretrain': _from_mmpretrain}
+    #: Arguments of the first block of every stage (Res2Net: ``stage_type='stage'``).
+    first_block_args: ClassVar[dict[str, Any]] = {}
 
     def __init__(self,
                  depth: int,
@@ -115,10 +134,11 @@ class ResNet(ResNetSkeleton):
                  pretrained: str | None = None,
                  multi_grid: Sequence[int] | None = None,
                  contract_dilation: bool = False,
-                 block_args: Mapping[str, Any] | None = None) -> None:
+                 _block_args: Mapping[str, Any] | None = None) -> None:
         super().__init__(self.pretrained_init_cfg(pretrained, init_cfg, warn=True),
                          zero_init_residual)
-        self.block, stage_blocks = self.arch(depth)
+        block, stage_blocks = self.arch(depth)
+        stage_blocks = stage_blocks[:num_stages]
         self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
                           plugins)
         stem_channels = base_channels if stem_channels is None else stem_channels
@@ -129,66 +149,58 @@ class ResNet(ResNetSkeleton):
         strides, dilations = self.per_stage_ints(num_stages, strides=(strides, (1, 2, 2, 2)),
                                                  dilations=(dilations, (1, 1, 1, 1)))
         stage_with_dcn = per_stage('stage_with_dcn', stage_with_dcn, num_stages, (True, ) * 4)
-        if block_args is None:
-            block_args = self.grouped_block_args(self.block, groups, base_width)
-        dilation_overrides = _block_dilations(stage_blocks[:num_stages], dilations, multi_grid,
-                                              contract_dilation)
+        if _block_args is None:
+            _block_args = dict(groups=groups, base_width=base_width)
 
+        #: What the network is (read by layouts, deploy and users; never by the builders).
         self.depth = depth
-        self.in_channels = in_channels
-        self.stem_channels = stem_channels
-        self.base_channels = base_channels
-        self.strides = strides
-        self.dilations = dilations
-        self.style = style
+        self.block = block
+        self.stage_blocks = stage_blocks
         self.deep_stem = deep_stem
         self.avg_down = avg_down
-        self.conv_cfg = conv_cfg
-        self.norm_cfg = norm_cfg
-        self.with_cp = with_cp
-        self.dcn = dcn
-        self.stage_with_dcn = stage_with_dcn
-        self.plugins = plugins
-        self.stage_blocks = stage_blocks[:num_stages]
+        self.style = style
 
-        stem = self._make_stem_layer(in_channels, stem_channels)
-        stages, channels, out_strides = self._make_stages(
-            self.block, self.stage_blocks, stem_channels, base_channels, strides, dilations,
+        stem = self._make_stem_layer(in_channels, stem_channels, deep_stem, conv_cfg, norm_cfg)
+        stages, channels, out_strides = make_stages(
+            block, stage_blocks, stem_channels, base_channels, strides, dilations,
             stem_stride=self.stem_stride, plugins=plugins, drop_path_rate=drop_path_rate,
-            block_overrides=dilation_overrides,
+            first_block_args=self.first_block_args,
+            block_overrides=_block_dilations(stage_blocks, dilations, multi_grid,
+                                             contract_dilation),
             stage_args=[dict(dcn=dcn if with_dcn else None) for with_dcn in stage_with_dcn],
             style=style, avg_down=avg_down, with_cp=with_cp, conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg, **block_args)
-        self._set_stages(stem, stages, channels, out_strides, out_indices, frozen_stages,
-                         norm_eval)
+            norm_cfg=norm_cfg, **_block_args)
+        self._set_res_stages(stem, stages, channels, out_strides, out_indices, frozen_stages,
+                             norm_eval)
 
-    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> list[nn.Module]:
+    def _make_stem_layer(self, in_channels: int, stem_channels: int, deep_stem: bool,
+                         conv_cfg: dict | None, norm_cfg: dict) -> list[nn.Module]:
         """Build the stem; return the modules ``frozen_stages=0`` freezes."""
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        if self.deep_stem:
+        if deep_stem:
             half = stem_channels // 2
             self.stem = nn.Sequential(
-                build_conv_layer(self.conv_cfg, in_channels, half, 3, stride=2, padding=1,
+                build_conv_layer(conv_cfg, in_channels, half, 3, stride=2, padding=1,
                                  bias=False),
-                build_norm_layer(self.norm_cfg, half)[1],
+                build_norm_layer(norm_cfg, half)[1],
                 nn.ReLU(inplace=True),
-                build_conv_layer(self.conv_cfg, half, half, 3, stride=1, padding=1, bias=False),
-                build_norm_layer(self.norm_cfg, half)[1],
+                build_conv_layer(conv_cfg, half, half, 3, stride=1, padding=1, bias=False),
+                build_norm_layer(norm_cfg, half)[1],
                 nn.ReLU(inplace=True),
-                build_conv_layer(self.conv_cfg, half, stem_channels, 3, stride=1, padding=1,
+                build_conv_layer(conv_cfg, half, stem_channels, 3, stride=1, padding=1,
                                  bias=False),
-                build_norm_layer(self.norm_cfg, stem_channels)[1],
+                build_norm_layer(norm_cfg, stem_channels)[1],
                 nn.ReLU(inplace=True))
             return [self.stem]
-        return self._make_conv_stem(in_channels, stem_channels, kernel_size=7, stride=2)
+        return self._make_conv_stem(in_channels, stem_channels, 7, 2, conv_cfg, norm_cfg)
 
     def _make_conv_stem(self, in_channels: int, stem_channels: int, kernel_size: int,
-                        stride: int) -> list[nn.Module]:
+                        stride: int, conv_cfg: dict | None, norm_cfg: dict) -> list[nn.Module]:
         """One conv + norm + ReLU (``conv1``/``bn1``, mmdet's and torchvision's names)."""
-        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, stem_channels,
+        self.conv1 = build_conv_layer(conv_cfg, in_channels, stem_channels,
                                       kernel_size=kernel_size, stride=stride,
                                       padding=kernel_size // 2, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
+        self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
         return [self.conv1, norm1]
@@ -229,7 +241,6 @@ class _FixedResNet(ResNet):
     """A ResNet class whose ``fixed_args`` define it (mmdet/mmpretrain configs name the class)."""
 
     fixed_args: ClassVar[dict[str, Any]] = {}
-    example_args = dict(depth=50, base_channels=16)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**apply_fixed(type(self).__name__, kwargs, self.fixed_args, 'ResNet'))
@@ -262,9 +273,10 @@ class ResNet_CIFAR(ResNet):
                              '3x3 stride-1 conv).')
         super().__init__(**kwargs)
 
-    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> list[nn.Module]:
+    def _make_stem_layer(self, in_channels: int, stem_channels: int, deep_stem: bool,
+                         conv_cfg: dict | None, norm_cfg: dict) -> list[nn.Module]:
         self.maxpool = nn.Identity()
-        return self._make_conv_stem(in_channels, stem_channels, kernel_size=3, stride=1)
+        return self._make_conv_stem(in_channels, stem_channels, 3, 1, conv_cfg, norm_cfg)
 
 
 # Named variants: resnet18 ... resnet152, resnet50_v1c ... resnet152_v1d.

@@ -27,10 +27,11 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import NonLocal3d, build_conv_layer, build_norm_layer
 
+from ...checkpoint.layouts.base import norm_prefix, rename
 from ...registry import MODELS
 from ..layers import BasicBlock, Bottleneck, check_choice, check_int, per_stage
 from .resnet import ResNet
-from .skeleton import ResNetSkeleton
+from .skeleton import ResNetSkeleton, make_stages
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,6 @@ class ResNet3d(ResNetSkeleton):
 
     conv_type = 'Conv3d'
     # narrow, so the registry-wide contract tests stay fast on CPU
-    example_args = dict(depth=18, base_channels=16)
     example_input_shape = (2, 3, 4, 32, 32)
 
     def __init__(self,
@@ -218,23 +218,15 @@ class ResNet3d(ResNetSkeleton):
             spatial_strides=(spatial_strides, (1, 2, 2, 2)),
             temporal_strides=(temporal_strides, (1, ) * 4), dilations=(dilations, (1, ) * 4))
         inflate = _per_block('inflate', inflate, stage_blocks)
-        block_args = self.grouped_block_args(block, groups, base_width)
 
-        #: The 2D block this network inflates (its stages hold the matching ``BLOCKS_3D``).
+        #: What the network is: the 2D block it inflates (its stages hold the matching
+        #: ``BLOCKS_3D``) and what :meth:`twin_2d` and ``init_weights`` need.
         self.block = block
         self.depth = depth
         self.stage_blocks = stage_blocks
         self.in_channels = in_channels
         self.base_channels = base_channels
-        self.spatial_strides = spatial_strides
-        self.temporal_strides = temporal_strides
-        self.dilations = dilations
-        self.conv1_kernel = tuple(conv1_kernel)
-        self.with_pool2 = with_pool2
         self.style = style
-        self.inflate = inflate
-        self.inflate_style = inflate_style
-        self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self.groups = groups
         self.base_width = base_width
@@ -242,55 +234,46 @@ class ResNet3d(ResNetSkeleton):
         self.pretrained2d = pretrained2d
 
         stem, stem_stride_s, stride_t = self._make_stem_layer(
-            conv1_stride_s, conv1_stride_t, pool1_stride_s, pool1_stride_t, with_pool1)
+            in_channels, base_channels, tuple(conv1_kernel), conv1_stride_s, conv1_stride_t,
+            pool1_stride_s, pool1_stride_t, with_pool1, conv_cfg, norm_cfg)
         # Temporal max pool on the first stage's output (I3D), as in mmaction2.
         self.pool2 = nn.MaxPool3d(kernel_size=(2, 1, 1), stride=(2, 1, 1)) if with_pool2 \
             else nn.Identity()
-        stages, channels, strides_s = self._make_stages(
+        stages, channels, strides_s = make_stages(
             BLOCKS_3D[block], stage_blocks, base_channels, base_channels, spatial_strides,
             dilations, stem_stride=stem_stride_s, plugins=plugins,
             stage_args=[dict(shortcut_stride=(t, s, s))
                         for t, s in zip(temporal_strides, spatial_strides)],
-            block_overrides=self._inflation(block, inflate_style, temporal_strides,
-                                            _per_block('non_local', non_local, stage_blocks),
-                                            non_local_cfg),
-            conv_cfg=conv_cfg, norm_cfg=norm_cfg, style=style, with_cp=with_cp, **block_args)
+            block_overrides=_inflation(block, inflate, inflate_style, temporal_strides,
+                                       _per_block('non_local', non_local, stage_blocks),
+                                       non_local_cfg),
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, style=style, with_cp=with_cp, groups=groups,
+            base_width=base_width)
         strides_t = []
         for i, t in enumerate(temporal_strides):
             stride_t *= t * (2 if i == 0 and with_pool2 else 1)
             strides_t.append(stride_t)
         #: Temporal stride of every stage's output relative to the input clip.
         self.stage_temporal_strides = tuple(strides_t)
-        self._set_stages(stem, stages, channels, strides_s, out_indices, frozen_stages,
-                         norm_eval)
+        self._set_res_stages(stem, stages, channels, strides_s, out_indices, frozen_stages,
+                             norm_eval)
 
-    def _inflation(self, block: type, inflate_style: str, temporal_strides: Sequence[int],
-                   non_local: tuple[tuple[int, ...], ...], non_local_cfg: dict) -> list[list[dict]]:
-        """Per stage, per block: temporal kernels (``self.inflate``), the stage's temporal stride
-        on its first block, and a ``NonLocal3d`` after the blocks ``non_local`` marks."""
-        kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
-        nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
-        return [[dict(temporal_kernels=kernels[inflated], plugins=[nl_plugin] if nl else [],
-                      temporal_stride=temporal_strides[i] if j == 0 else 1)
-                 for j, (inflated, nl) in enumerate(zip(stage_inflate, non_local[i]))]
-                for i, stage_inflate in enumerate(self.inflate)]
-
-    def _make_stem_layer(self, stride_s: int, stride_t: int, pool_stride_s: int,
-                         pool_stride_t: int, with_pool1: bool) -> tuple[list[nn.Module], int, int]:
+    def _make_stem_layer(self, in_channels: int, channels: int, kernel: tuple[int, int, int],
+                         stride_s: int, stride_t: int, pool_stride_s: int, pool_stride_t: int,
+                         with_pool1: bool, conv_cfg: dict, norm_cfg: dict
+                         ) -> tuple[list[nn.Module], int, int]:
         """Build conv1/norm1/maxpool; return the modules ``frozen_stages=0`` freezes and the
         stem's spatial and temporal strides."""
         for arg, v in (('conv1_stride_s', stride_s), ('conv1_stride_t', stride_t),
                        ('pool1_stride_s', pool_stride_s), ('pool1_stride_t', pool_stride_t)):
             check_int(arg, v, 1)
-        self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels, self.base_channels,
-                                      kernel_size=self.conv1_kernel,
+        self.conv1 = build_conv_layer(conv_cfg, in_channels, channels, kernel_size=kernel,
                                       stride=(stride_t, stride_s, stride_s),
-                                      padding=tuple((k - 1) // 2 for k in self.conv1_kernel),
-                                      bias=False)
+                                      padding=tuple((k - 1) // 2 for k in kernel), bias=False)
         if not isinstance(self.conv1, nn.Conv3d):
-            raise ValueError(f'conv_cfg={self.conv_cfg!r} builds a {type(self.conv1).__name__}; '
+            raise ValueError(f'conv_cfg={conv_cfg!r} builds a {type(self.conv1).__name__}; '
                              "ResNet3d needs a 3D conv, e.g. dict(type='Conv3d').")
-        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, self.base_channels, postfix=1)
+        self.norm1_name, norm1 = build_norm_layer(norm_cfg, channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3),
@@ -353,3 +336,42 @@ def _per_block(arg: str, value, stage_blocks: Sequence[int]) -> tuple[tuple[int,
                              f'{n} 0/1 entries.')
         result.append(tuple(int(v) for v in entry))
     return tuple(result)
+
+
+def _inflation(block: type, inflate: tuple[tuple[int, ...], ...], inflate_style: str,
+               temporal_strides: Sequence[int], non_local: tuple[tuple[int, ...], ...],
+               non_local_cfg: dict) -> list[list[dict]]:
+    """Per stage, per block: temporal kernels (``inflate``), the stage's temporal stride on its
+    first block, and a ``NonLocal3d`` after the blocks ``non_local`` marks."""
+    kernels = {1: _INFLATED_KERNELS[(block, inflate_style)], 0: (1, 1)}
+    nl_plugin = dict(cfg=dict(type=NonLocal3d, **non_local_cfg), position='after_block')
+    return [[dict(temporal_kernels=kernels[inflated], plugins=[nl_plugin] if nl else [],
+                  temporal_stride=temporal_strides[i] if j == 0 else 1)
+             for j, (inflated, nl) in enumerate(zip(stage_inflate, non_local[i]))]
+            for i, stage_inflate in enumerate(inflate)]
+
+
+# ---------------------------------------------------------------- other libraries' names
+def torchvision_r3d(state_dict: dict, model: ResNet3d) -> dict:
+    """torchvision's video ResNet: the stem ``stem.0/1`` and each ``conv<i>`` a Sequential of
+    conv + norm (``conv<i>.0/1``); the shortcut is ``downsample.0/1`` as ours."""
+    norm = norm_prefix(model)
+    return rename(state_dict, [
+        (r'^stem\.0\.', 'conv1.'), (r'^stem\.1\.', f'{norm}1.'),
+        (r'(^|\.)conv(\d+)\.0\.', r'\1conv\2.'), (r'(^|\.)conv(\d+)\.1\.', rf'\1{norm}\2.')])
+
+
+def mmaction2_resnet3d(state_dict: dict, model: ResNet3d) -> dict:
+    """mmaction2's ``ResNet3d``: every conv a ConvModule (``conv1.conv``/``conv1.bn``,
+    ``layer1.0.conv2.conv``, ``downsample.conv/bn``), the non-local plugin
+    ``non_local_block``; ours are the 2D ResNet's names and mmcv's ``non_local3d``."""
+    norm = norm_prefix(model)
+    return rename(state_dict, [
+        (r'(^|\.)conv(\d+)\.conv\.', r'\1conv\2.'),
+        (r'(^|\.)conv(\d+)\.(?:bn|gn|ln|in)\.', rf'\1{norm}\2.'),
+        (r'\.downsample\.conv\.', '.downsample.0.'),
+        (r'\.downsample\.(?:bn|gn|ln|in)\.', '.downsample.1.'),
+        (r'\.non_local_block\.', '.non_local3d.')])
+
+
+ResNet3d.foreign_key_maps = {'torchvision': torchvision_r3d, 'mmaction2': mmaction2_resnet3d}

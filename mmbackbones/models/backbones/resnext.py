@@ -51,9 +51,6 @@ class ResNeXt(ResNet):
     """
 
     arch_settings = {depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)}
-    # small widths keep the registry-wide contract test fast
-    example_args = dict(depth=50, groups=8, base_width=4, base_channels=16)
-    small_args = dict(base_channels=16, num_stages=2)
 
     def __init__(self,
                  depth: int,

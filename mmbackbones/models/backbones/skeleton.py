@@ -3,19 +3,23 @@
 detectron2 builds a ResNet as ``ResNet(stem, stages)`` from one ``make_stage`` helper; this is the
 same idea in OpenMMLab clothing (registered classes configured by keyword arguments, stages named
 ``layer1..4``). What every family shares is written here once: depth validation, the default
-``init_cfg``, plugin selection per stage, the stage loop (:meth:`ResNetSkeleton._make_stages`),
+``init_cfg``, plugin selection per stage, the stage loop (:func:`make_stages`),
 zero-init of each block's last norm and the forward pass. A family states
 
 * its blocks: ``arch_settings`` (depth -> block class, blocks per stage),
-* its stage settings: the arguments it hands to :meth:`_make_stages` (strides, dilations, block
+* its stage settings: the arguments it hands to :func:`make_stages` (strides, dilations, block
   arguments, per-block overrides such as Res2Net's first-of-stage block or the 3D inflation),
 * its stem: the modules it builds before the stages and :meth:`forward_stem`.
+
+The constructor reads top to bottom: validate, build the stem from its arguments, build the
+stages (:func:`make_stages` returns them with their channels and strides), register them
+(:meth:`ResNetSkeleton._set_res_stages`).
 """
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn as nn
@@ -25,7 +29,6 @@ from ..layers import (
     BasicBlock,
     Bottleneck,
     ResLayer,
-    check_choice,
     check_int,
     check_layer_cfg,
     check_plugins,
@@ -48,9 +51,9 @@ class ResNetSkeleton(BaseBackbone):
     """Base class of the ResNet-like families: a stem, then stages of residual blocks.
 
     Subclasses call ``super().__init__(init_cfg, zero_init_residual)``, validate their arguments
-    (``self.arch(depth)`` for the depth), build their stem, call :meth:`_make_stages` and finally
-    ``_set_stages``. Nothing here reads a subclass attribute during construction, so a family never
-    has to set attributes before ``super().__init__()``.
+    (``self.arch(depth)`` for the depth), build their stem, call :func:`make_stages` and finally
+    :meth:`_set_res_stages`. Builders take what they need as arguments; nothing reads back a
+    constructor value from ``self``.
 
     Args:
         init_cfg: mmengine init config; ``None`` gives Kaiming for ``conv_type`` layers and 1 for
@@ -61,8 +64,6 @@ class ResNetSkeleton(BaseBackbone):
     arch_settings: ClassVar[dict[int, tuple[type, tuple[int, ...]]]] = RESNET_ARCH
     #: The conv layer type the default Kaiming init targets.
     conv_type: ClassVar[str] = 'Conv2d'
-    #: Arguments of the first block of every stage (Res2Net: ``stage_type='stage'``).
-    first_block_args: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, init_cfg: dict | list | None = None,
                  zero_init_residual: bool = True) -> None:
@@ -99,7 +100,6 @@ class ResNetSkeleton(BaseBackbone):
         check_int('num_stages', num_stages, 1, 4)
         check_int('in_channels', in_channels, 1)
         check_int('base_channels', base_channels, 1)
-        check_choice('style', style, ('pytorch', 'caffe'))
         check_layer_cfg('conv_cfg', conv_cfg, 'conv', allow_none=not conv_cfg_required)
         check_layer_cfg('norm_cfg', norm_cfg, 'norm', allow_none=False)
         check_plugins(plugins, num_stages)
@@ -116,87 +116,15 @@ class ResNetSkeleton(BaseBackbone):
             result.append(value)
         return result
 
-    @staticmethod
-    def grouped_block_args(block: type, groups: int, base_width: int) -> dict:
-        """The ResNeXt arguments of a block; BasicBlock takes none but the defaults."""
-        check_int('groups', groups, 1)
-        check_int('base_width', base_width, 1)
-        if not issubclass(block, Bottleneck) and (groups != 1 or base_width != 64):
-            raise ValueError(f'groups={groups}/base_width={base_width} need a Bottleneck depth '
-                             f'(50/101/152); {block.__name__} has no grouped conv.')
-        return dict(groups=groups, base_width=base_width)
-
-    @staticmethod
-    def select_plugins(plugins: Sequence[dict] | None, stage_idx: int) -> list[dict]:
-        """The plugin configs (``cfg`` + ``position``) of the ``stage_idx``-th stage."""
-        selected = []
-        for plugin in plugins or ():
-            stages = plugin.get('stages')
-            if stages is None or stages[stage_idx]:
-                selected.append({k: v for k, v in plugin.items() if k != 'stages'})
-        return selected
-
-    def _make_stages(self,
-                     block: type,
-                     stage_blocks: Sequence[int],
-                     inplanes: int,
-                     base_channels: int,
-                     strides: Sequence[int],
-                     dilations: Sequence[int],
-                     *,
-                     stem_stride: int = 1,
-                     plugins: Sequence[dict] | None = None,
-                     drop_path_rate: float = 0.0,
-                     stage_args: Sequence[dict] | None = None,
-                     block_overrides: Sequence[Sequence[dict]] | None = None,
-                     **common) -> tuple[list[ResLayer], list[int], list[int]]:
-        """Build ``layer1..n``: stage ``i`` has ``base_channels * 2**i`` planes.
-
-        Args:
-            block: The block class of every stage.
-            stage_blocks: Blocks per stage.
-            inplanes: Channels the stem gives the first stage.
-            base_channels: Planes of the first stage; every block gets it too (ResNeXt and
-                Res2Net widths are relative to it).
-            strides: Stride of each stage's first block.
-            dilations: Dilation of each stage.
-            stem_stride: Stride of the stem output relative to the input.
-            plugins: mmdet-style plugin list; each stage gets those its ``stages`` select.
-            drop_path_rate: Stochastic depth, rising linearly from 0 to this over all blocks.
-            stage_args: One dict per stage of further :class:`ResLayer` arguments (``dcn``,
-                ``shortcut_stride``).
-            block_overrides: Per stage, one dict per block merged over the block arguments after
-                ``first_block_args``; a ``plugins`` entry adds to the stage's plugins.
-            **common: :class:`ResLayer`/block arguments of every stage (``conv_cfg``,
-                ``norm_cfg``, ``style``, ``avg_down``, ``with_cp``, ``groups``, ...).
-
-        Returns:
-            The stages, their output channels and their strides relative to the input.
-        """
-        dpr = torch.linspace(0, float(drop_path_rate), sum(stage_blocks)).tolist()
-        stages, channels, out_strides = [], [], []
-        for i, num_blocks in enumerate(stage_blocks):
-            stage_plugins = self.select_plugins(plugins, i)
-            overrides = []
-            for j in range(num_blocks):
-                override = dict(self.first_block_args) if j == 0 else {}
-                override.update(block_overrides[i][j] if block_overrides else {})
-                override['plugins'] = stage_plugins + list(override.get('plugins', []))
-                overrides.append(override)
-            layer = ResLayer(block=block, inplanes=inplanes, planes=base_channels * 2**i,
-                             num_blocks=num_blocks, stride=strides[i], dilation=dilations[i],
-                             drop_path_rates=dpr[:num_blocks], block_overrides=overrides,
-                             base_channels=base_channels,
-                             **(stage_args[i] if stage_args else {}), **common)
-            dpr = dpr[num_blocks:]
-            self.add_module(f'layer{i + 1}', layer)
-            inplanes = layer.out_channels
-            stages.append(layer)
-            channels.append(layer.out_channels)
-            out_strides.append((out_strides[-1] if out_strides else stem_stride) * strides[i])
-        self.res_layers = [f'layer{i + 1}' for i in range(len(stages))]
+    def _set_res_stages(self, stem: list[nn.Module], stages: dict[str, ResLayer],
+                        channels: list[int], strides: list[int], out_indices,
+                        frozen_stages: int, norm_eval: bool) -> None:
+        """Register what :func:`make_stages` built (``layer1..n``) and record the contract."""
+        for name, stage in stages.items():
+            self.add_module(name, stage)
+        self.res_layers = list(stages)
         self.feat_dim = channels[-1]
-        return stages, channels, out_strides
+        self._set_stages(stem, stages, channels, strides, out_indices, frozen_stages, norm_eval)
 
     @property
     def norm1(self) -> nn.Module:
@@ -227,3 +155,77 @@ class ResNetSkeleton(BaseBackbone):
             for m in self.modules():
                 if isinstance(m, _ResBlock):
                     constant_init(m.last_norm, 0)
+
+
+def make_stages(block: type,
+                stage_blocks: Sequence[int],
+                inplanes: int,
+                base_channels: int,
+                strides: Sequence[int],
+                dilations: Sequence[int],
+                *,
+                stem_stride: int = 1,
+                plugins: Sequence[dict] | None = None,
+                drop_path_rate: float = 0.0,
+                first_block_args: dict | None = None,
+                stage_args: Sequence[dict] | None = None,
+                block_overrides: Sequence[Sequence[dict]] | None = None,
+                **common) -> tuple[dict[str, ResLayer], list[int], list[int]]:
+    """Build ``layer1..n``: stage ``i`` has ``base_channels * 2**i`` planes.
+
+    Args:
+        block: The block class of every stage.
+        stage_blocks: Blocks per stage.
+        inplanes: Channels the stem gives the first stage.
+        base_channels: Planes of the first stage; every block gets it too (ResNeXt and
+            Res2Net widths are relative to it).
+        strides: Stride of each stage's first block.
+        dilations: Dilation of each stage.
+        stem_stride: Stride of the stem output relative to the input.
+        plugins: mmdet-style plugin list; each stage gets those its ``stages`` select.
+        drop_path_rate: Stochastic depth, rising linearly from 0 to this over all blocks.
+        first_block_args: Arguments of the first block of every stage (Res2Net:
+            ``stage_type='stage'``).
+        stage_args: One dict per stage of further :class:`ResLayer` arguments (``dcn``,
+            ``shortcut_stride``).
+        block_overrides: Per stage, one dict per block merged over the block arguments after
+            ``first_block_args``; a ``plugins`` entry adds to the stage's plugins.
+        **common: :class:`ResLayer`/block arguments of every stage (``conv_cfg``,
+            ``norm_cfg``, ``style``, ``avg_down``, ``with_cp``, ``groups``, ...).
+
+    Returns:
+        The stages by name (``layer1..n``), their output channels and their strides relative to
+        the input; the caller registers them (:meth:`ResNetSkeleton._set_res_stages`).
+    """
+    dpr = torch.linspace(0, float(drop_path_rate), sum(stage_blocks)).tolist()
+    stages: dict[str, ResLayer] = {}
+    channels, out_strides = [], []
+    for i, num_blocks in enumerate(stage_blocks):
+        stage_plugins = select_plugins(plugins, i)
+        overrides = []
+        for j in range(num_blocks):
+            override = dict(first_block_args or {}) if j == 0 else {}
+            override.update(block_overrides[i][j] if block_overrides else {})
+            override['plugins'] = stage_plugins + list(override.get('plugins', []))
+            overrides.append(override)
+        layer = ResLayer(block=block, inplanes=inplanes, planes=base_channels * 2**i,
+                         num_blocks=num_blocks, stride=strides[i], dilation=dilations[i],
+                         drop_path_rates=dpr[:num_blocks], block_overrides=overrides,
+                         base_channels=base_channels,
+                         **(stage_args[i] if stage_args else {}), **common)
+        dpr = dpr[num_blocks:]
+        inplanes = layer.out_channels
+        stages[f'layer{i + 1}'] = layer
+        channels.append(layer.out_channels)
+        out_strides.append((out_strides[-1] if out_strides else stem_stride) * strides[i])
+    return stages, channels, out_strides
+
+
+def select_plugins(plugins: Sequence[dict] | None, stage_idx: int) -> list[dict]:
+    """The plugin configs (``cfg`` + ``position``) of the ``stage_idx``-th stage."""
+    selected = []
+    for plugin in plugins or ():
+        stages = plugin.get('stages')
+        if stages is None or stages[stage_idx]:
+            selected.append({k: v for k, v in plugin.items() if k != 'stages'})
+    return selected

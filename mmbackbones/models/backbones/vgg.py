@@ -13,6 +13,7 @@ and mmpretrain checkpoints load as they are; torchvision's and timm's layouts ar
 """
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -21,12 +22,12 @@ import torch.nn as nn
 import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 
+from ...checkpoint.layouts.base import rename
 from ...registry import MODELS
 from ..layers import check_int, check_layer_cfg, per_stage
 from ..variants import Not, register_variant
 from .base import (
     BaseBackbone,
-    GroupedStagesMixin,
     check_norm_eval,
     default_init_cfg,
     outputs_with_classifier,
@@ -34,7 +35,7 @@ from .base import (
 
 
 @MODELS.register_module()
-class VGG(GroupedStagesMixin, BaseBackbone):
+class VGG(BaseBackbone):
     """VGG backbone: five stages of 3x3 convs, each closed by a 2x2 max pool.
 
     Stage ``i`` (0-4) has 64, 128, 256, 512, 512 channels and stride ``2**(i+1)``. With
@@ -87,8 +88,6 @@ class VGG(GroupedStagesMixin, BaseBackbone):
         16: (2, 2, 3, 3, 3),
         19: (2, 2, 4, 4, 4),
     }
-    example_args = dict(depth=11, norm_cfg=dict(type='BN'))
-    small_args = dict(num_stages=3)
     example_input_shape = (2, 3, 32, 32)
 
     def __init__(self,
@@ -109,8 +108,8 @@ class VGG(GroupedStagesMixin, BaseBackbone):
                  in_channels: int = 3,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(default_init_cfg(linear_std=0.01) if init_cfg is None else init_cfg)
-        self.stage_blocks = self.arch(depth)[:num_stages]
         check_int('num_stages', num_stages, 1, 5)
+        stage_blocks = self.arch(depth)[:num_stages]
         check_int('num_classes', num_classes)
         check_int('in_channels', in_channels, 1)
         check_layer_cfg('conv_cfg', conv_cfg, 'conv')
@@ -124,11 +123,12 @@ class VGG(GroupedStagesMixin, BaseBackbone):
 
         self.depth = depth
         self.num_classes = num_classes
-        self.dilations = dilations
         self.with_cp = with_cp
-        self.with_last_pool = with_last_pool
-        groups, channels, strides = self._make_features(
-            in_channels, ceil_mode, dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
+        self.features, groups, channels, strides = make_features(
+            stage_blocks, dilations, in_channels, ceil_mode, with_last_pool,
+            dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
+        # each stage is a view of its run of ``features`` (mmpretrain/torchvision keys)
+        stages = {f'stage{i + 1}': nn.ModuleList(group) for i, group in enumerate(groups)}
         if num_classes > 0:
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
             self.classifier = nn.Sequential(
@@ -140,39 +140,10 @@ class VGG(GroupedStagesMixin, BaseBackbone):
                 nn.Dropout(),
                 nn.Linear(4096, num_classes),
             )
-            groups.append([self.classifier])
+            stages['classifier'] = nn.ModuleList([self.classifier])
             channels.append(num_classes)
             strides.append(strides[-1])
-        self._set_grouped_stages([], groups, channels, strides, out_indices, frozen_stages,
-                                 norm_eval)
-
-    def _make_features(self, in_channels: int, ceil_mode: bool,
-                       layer_cfg: dict) -> tuple[list[list[nn.Module]], list[int], list[int]]:
-        """``features``: the conv stages, each closed by a max pool; their modules, channels
-        and strides."""
-        layers: list[nn.Module] = []
-        groups: list[list[nn.Module]] = []
-        channels, strides = [], []
-        in_ch, stride = in_channels, 1
-        for i, num_convs in enumerate(self.stage_blocks):
-            out_ch = min(64 * 2**i, 512)
-            group = []
-            for _ in range(num_convs):
-                with warnings.catch_warnings():
-                    # the conv bias before BN is part of every VGG-BN checkpoint (torchvision too)
-                    warnings.filterwarnings('ignore', 'Unnecessary conv bias')
-                    group.append(ConvModule(in_ch, out_ch, 3, padding=self.dilations[i],
-                                            dilation=self.dilations[i], bias=True, **layer_cfg))
-                in_ch = out_ch
-            if self.with_last_pool or i < len(self.stage_blocks) - 1:
-                group.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=ceil_mode))
-                stride *= 2
-            layers += group
-            groups.append(group)
-            channels.append(out_ch)
-            strides.append(stride)
-        self.features = nn.Sequential(*layers)
-        return groups, channels, strides
+        self._set_stages([], stages, channels, strides, out_indices, frozen_stages, norm_eval)
 
     def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
@@ -189,12 +160,88 @@ class VGG(GroupedStagesMixin, BaseBackbone):
         feats = []
         last = max(self.out_indices)  # later stages feed no output
         for i, stage in enumerate(self.stages()[:last + 1]):
-            if i == len(self.stage_blocks):  # the classifier
+            if self.stage_names[i] == 'classifier':
                 x = self.classifier(torch.flatten(self.avgpool(x), 1))  # N x num_classes
             else:
                 x = self._run_stage(stage, x)  # N x stage_channels[i] x H/2^(i+1) x W/2^(i+1)
             feats.append(x)
         return tuple(feats[i] for i in self.out_indices)
+
+
+def make_features(stage_blocks: Sequence[int], dilations: Sequence[int], in_channels: int,
+                  ceil_mode: bool, with_last_pool: bool, layer_cfg: dict
+                  ) -> tuple[nn.Sequential, list[list[nn.Module]], list[int], list[int]]:
+    """``features``: the conv stages, each closed by a max pool (the last one only with
+    ``with_last_pool``); the Sequential, each stage's modules, channels and strides."""
+    layers: list[nn.Module] = []
+    groups: list[list[nn.Module]] = []
+    channels, strides = [], []
+    in_ch, stride = in_channels, 1
+    for i, num_convs in enumerate(stage_blocks):
+        out_ch = min(64 * 2**i, 512)
+        group = []
+        for _ in range(num_convs):
+            with warnings.catch_warnings():
+                # the conv bias before BN is part of every VGG-BN checkpoint (torchvision too)
+                warnings.filterwarnings('ignore', 'Unnecessary conv bias')
+                group.append(ConvModule(in_ch, out_ch, 3, padding=dilations[i],
+                                        dilation=dilations[i], bias=True, **layer_cfg))
+            in_ch = out_ch
+        if with_last_pool or i < len(stage_blocks) - 1:
+            group.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=ceil_mode))
+            stride *= 2
+        layers += group
+        groups.append(group)
+        channels.append(out_ch)
+        strides.append(stride)
+    return nn.Sequential(*layers), groups, channels, strides
+
+
+# ---------------------------------------------------------------- other libraries' names
+def torchvision_features(state_dict: dict, model: VGG) -> dict:
+    """``features.N`` numbered per layer (conv, [BN,] ReLU, ..., max pool), as torchvision and
+    timm do, to ours (mmpretrain's): per ConvModule (``conv``/``bn``/``activate``) and max pool.
+    Other keys are returned unchanged."""
+    with_bn = 'features.1.running_mean' in state_dict
+    per_conv = 3 if with_bn else 2  # conv, [bn,] relu
+    index_map: dict[int, tuple[int, str]] = {}
+    theirs = ours = 0
+    for num_convs in model.arch_settings[model.depth]:
+        for _ in range(num_convs):
+            norm_name = getattr(model.features[ours], 'norm_name', 'bn') \
+                if ours < len(model.features) else 'bn'
+            index_map[theirs] = (ours, 'conv')
+            if with_bn:
+                index_map[theirs + 1] = (ours, norm_name)
+            theirs += per_conv
+            ours += 1
+        theirs += 1  # max pool
+        ours += 1
+
+    def move(m: re.Match) -> str:
+        if int(m[1]) not in index_map:
+            return m[0]
+        idx, name = index_map[int(m[1])]
+        return f'features.{idx}.{name}.'
+
+    return rename(state_dict, [(r'^features\.(\d+)\.', move)])
+
+
+#: timm's VGG head: ``pre_logits.fc1`` (a 7x7 conv over the 7x7 map), ``fc2`` (1x1) and
+#: ``head.fc``; ours are the Linear ``classifier.0/3/6``.
+TIMM_HEAD = [(r'^pre_logits\.fc1\.', 'classifier.0.'), (r'^pre_logits\.fc2\.', 'classifier.3.'),
+             (r'^head\.fc\.', 'classifier.6.')]
+
+
+def timm_vgg(state_dict: dict, model: VGG) -> dict:
+    """timm's ``features`` (numbered as torchvision's) and its conv-as-fc head."""
+    out = rename(torchvision_features(state_dict, model), TIMM_HEAD)
+    # conv-as-fc -> Linear: the same (C, H, W) flatten order
+    return {k: v.reshape(v.shape[0], -1) if k.startswith('classifier.') and v.dim() == 4 else v
+            for k, v in out.items()}
+
+
+VGG.foreign_key_maps = {'torchvision': torchvision_features, 'timm': timm_vgg}
 
 
 # Named variants: vgg11 ... vgg19 (the paper, no norm layers) and vgg11_bn ... vgg19_bn.

@@ -18,7 +18,7 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer, build_plugin_layer
 from mmcv.cnn.bricks import DropPath
 
-from .checks import check_choice
+from .checks import check_choice, check_int
 
 ConfigDict = dict
 #: ``conv_geometry(conv, kernel_size, stride, dilation, strided) -> conv kwargs``: the shape of
@@ -50,8 +50,9 @@ class _ResBlock(nn.Module):
     plugin_positions: tuple[str, ...] = ()
     block_plugin_positions: tuple[str, ...] = ()
 
-    def __init__(self, conv_geometry: ConvGeometry | None) -> None:
+    def __init__(self, conv_geometry: ConvGeometry | None, style: str) -> None:
         super().__init__()
+        check_choice('style', style, ('pytorch', 'caffe'))
         self.conv_geometry = conv_geometry or planar_geometry
 
     def _init_common(self, plugins: Sequence[dict] | None, channels: dict[str, int],
@@ -139,7 +140,7 @@ class BasicBlock(_ResBlock):
                  base_width: int = 64,
                  base_channels: int = 64,
                  conv_geometry: ConvGeometry | None = None) -> None:
-        super().__init__(conv_geometry)
+        super().__init__(conv_geometry, style)
         if dcn is not None:
             raise ValueError(f'dcn={dcn!r} is not supported by BasicBlock (ResNet-18/34); use a '
                              'Bottleneck depth (50/101/152).')
@@ -206,8 +207,9 @@ class Bottleneck(_ResBlock):
                  base_width: int = 64,
                  base_channels: int = 64,
                  conv_geometry: ConvGeometry | None = None) -> None:
-        super().__init__(conv_geometry)
-        check_choice('style', style, ('pytorch', 'caffe'))
+        super().__init__(conv_geometry, style)
+        check_int('groups', groups, 1)
+        check_int('base_width', base_width, 1)
         self.inplanes = inplanes
         self.planes = planes
         self.stride = stride

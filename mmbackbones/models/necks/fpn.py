@@ -6,9 +6,10 @@ mmdetection's ``FPN``, so detector checkpoints load as they are and give the sam
 Unlike mmdet's, ``in_channels`` may be left out: the FPN then reads them from the backbone, as
 detectron2's FPN does. Detectors (mmdet's single/two-stage detectors, mmpretrain's classifiers,
 any model that sets ``self.backbone`` before building its neck) build the backbone first; the FPN
-finds that backbone on the constructor call stack and takes its ``out_channels`` and
-``out_strides``. Typed ``in_channels`` are checked against that backbone the same way. Outside a
-detector use :meth:`FPN.from_backbone`.
+finds that backbone on the constructor call stack (:func:`find_enclosing_backbone`, only when
+``in_channels`` is None) and takes its ``out_channels`` and ``out_strides``. Typed ``in_channels``
+are used as given, as in mmdet; a feature map whose channels disagree with them is a clear error
+at the first forward. Outside a detector use :meth:`FPN.from_backbone`.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from ..base_module import PretrainedInitModule
 from ..layers import check_choice, check_int, check_layer_cfg
 
 EXTRA_CONVS = (False, True, 'on_input', 'on_lateral', 'on_output')
+#: ``F.interpolate`` modes for 4-D feature maps.
+UPSAMPLE_MODES = ('nearest', 'nearest-exact', 'bilinear', 'bicubic', 'area')
 
 
 def find_enclosing_backbone(max_depth: int = 64) -> nn.Module | None:
@@ -56,13 +59,35 @@ def _published_outputs(backbone: nn.Module) -> tuple[list[int], list[int] | None
     return list(channels), (list(strides) if isinstance(strides, (tuple, list)) else None)
 
 
+def check_upsample_cfg(upsample_cfg: dict) -> None:
+    """``upsample_cfg`` is ``F.interpolate`` keyword arguments with a 4-D ``mode``; the top-down
+    path computes ``size`` itself. Checked by interpolating a tiny map, so what ``F.interpolate``
+    would reject at the first forward (``align_corners`` with ``'nearest'``, unknown keys) fails
+    here, naming the argument."""
+    if not isinstance(upsample_cfg, dict) or 'mode' not in upsample_cfg:
+        raise TypeError(f'upsample_cfg must be a dict of F.interpolate arguments with a '
+                        f"'mode', e.g. dict(mode='nearest'), got {upsample_cfg!r}.")
+    check_choice("upsample_cfg['mode']", upsample_cfg['mode'], UPSAMPLE_MODES)
+    if 'size' in upsample_cfg:
+        raise ValueError(f'upsample_cfg={upsample_cfg!r}: size is taken from the finer level; '
+                         'give scale_factor or nothing.')
+    trial = {'size': (4, 4), **upsample_cfg}
+    if 'scale_factor' in upsample_cfg:
+        del trial['size']
+    try:
+        F.interpolate(torch.zeros(1, 1, 2, 2), **trial)
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as err:
+        raise ValueError(f'upsample_cfg={upsample_cfg!r} is not accepted by F.interpolate: '
+                         f'{err}') from None
+
+
 @MODELS.register_module()
 class FPN(PretrainedInitModule):
     """Feature pyramid: lateral 1x1 convs, top-down upsample-and-add, 3x3 output convs, extras.
 
     Args:
         in_channels: Channels of each backbone output. ``None`` reads them from the backbone
-            (see the module docstring); typed values must then equal the backbone's.
+            (see the module docstring); typed values are used as given.
         out_channels: Channels of every pyramid level.
         num_outs: Number of pyramid levels returned.
         start_level: First backbone output used.
@@ -128,9 +153,7 @@ class FPN(PretrainedInitModule):
         for arg, cfg, kind in (('conv_cfg', conv_cfg, 'conv'), ('norm_cfg', norm_cfg, 'norm'),
                                ('act_cfg', act_cfg, 'activation')):
             check_layer_cfg(arg, cfg, kind)
-        if not isinstance(upsample_cfg, dict) or 'mode' not in upsample_cfg:
-            raise TypeError(f'upsample_cfg must be a dict of F.interpolate arguments with a '
-                            f"'mode', e.g. dict(mode='nearest'), got {upsample_cfg!r}.")
+        check_upsample_cfg(upsample_cfg)
         if end_level in (-1, num_ins - 1):
             backbone_end_level = num_ins
             if num_outs < num_ins - start_level:
@@ -193,31 +216,26 @@ class FPN(PretrainedInitModule):
 
     @staticmethod
     def _resolve_in_channels(in_channels) -> tuple[list[int], list[int] | None]:
+        """Typed ``in_channels`` as given (no strides known); ``None``: the enclosing backbone's
+        channels and strides."""
+        if in_channels is not None:
+            if isinstance(in_channels, (str, bytes)) or not isinstance(in_channels, Sequence) or \
+                    not in_channels or not all(isinstance(c, int) and not isinstance(c, bool)
+                                               and c > 0 for c in in_channels):
+                raise TypeError(f'in_channels must be None or a non-empty list of positive ints, '
+                                f'got {in_channels!r}.')
+            return list(in_channels), None
         backbone = find_enclosing_backbone()
         published = _published_outputs(backbone) if backbone is not None else None
-        if in_channels is None:
-            if published is None:
-                raise ValueError(
-                    'in_channels=None: the FPN reads its input channels from an mmbackbones '
-                    'backbone built before it in the same model (a detector/classifier that sets '
-                    'self.backbone first), but none was found'
-                    + (f' ({type(backbone).__name__} publishes no out_channels)' if backbone
-                       is not None else '')
-                    + '. Type in_channels=[...] or use FPN.from_backbone(backbone, ...).')
-            return published
-        if isinstance(in_channels, (str, bytes)) or not isinstance(in_channels, Sequence) or \
-                not in_channels or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
-                                           for c in in_channels):
-            raise TypeError(f'in_channels must be None or a non-empty list of positive ints, '
-                            f'got {in_channels!r}.')
-        in_channels = list(in_channels)
-        if published is not None and published[0] != in_channels:
+        if published is None:
             raise ValueError(
-                f'in_channels={in_channels} does not match the outputs of the backbone '
-                f'{type(backbone).__name__}: out_channels={published[0]} (its out_indices='
-                f'{getattr(backbone, "out_indices", "?")}). Fix one of them, or leave '
-                f'in_channels=None to take the backbone\'s.')
-        return in_channels, published[1] if published is not None else None
+                'in_channels=None: the FPN reads its input channels from an mmbackbones '
+                'backbone built before it in the same model (a detector/classifier that sets '
+                'self.backbone first), but none was found'
+                + (f' ({type(backbone).__name__} publishes no out_channels)' if backbone
+                   is not None else '')
+                + '. Type in_channels=[...] or use FPN.from_backbone(backbone, ...).')
+        return published
 
     @classmethod
     def from_backbone(cls, backbone: nn.Module, **kwargs) -> FPN:
@@ -237,6 +255,11 @@ class FPN(PretrainedInitModule):
         if len(inputs) != self.num_ins:
             raise ValueError(f'FPN got {len(inputs)} feature maps but was built for '
                              f'{self.num_ins} (in_channels={self.in_channels}).')
+        got = [int(x.shape[1]) for x in inputs]
+        if got != self.in_channels:
+            raise ValueError(f'FPN got feature maps of {got} channels but was built for '
+                             f'in_channels={self.in_channels}; type the backbone\'s out_channels '
+                             'or leave in_channels=None inside a model to take them.')
         laterals = [conv(inputs[i + self.start_level])
                     for i, conv in enumerate(self.lateral_convs)]
         # top-down: coarse to fine
