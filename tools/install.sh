@@ -4,6 +4,7 @@
 #   bash tools/install.sh               # compiles nothing
 #   bash tools/install.sh --with-mmdet  # + full mmcv (built once, wheel cached) + mmdet 3.3.0
 #   bash tools/install.sh --with-mmseg  # + full mmcv + mmsegmentation 1.2.2 (+ ftfy, regex)
+#   bash tools/install.sh --with-tracking  # + the mmdet tier + scipy, motmetrics, trackeval
 #   bash tools/install.sh --all         # every optional tier (what CI's second part runs)
 #
 #  * torch/torchvision: kept if both import; otherwise the matching pair torch==2.14.1 +
@@ -18,12 +19,15 @@ PY=${PYTHON:-python}
 PIP="$PY -m pip install --disable-pip-version-check"
 WITH_MMDET=0
 WITH_MMSEG=0
+WITH_TRACKING=0
 for arg in "$@"; do
   case "$arg" in
     --with-mmdet) WITH_MMDET=1 ;;
     --with-mmseg) WITH_MMSEG=1 ;;
-    --all) WITH_MMDET=1; WITH_MMSEG=1 ;;
-    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--all]" >&2; exit 2 ;;
+    --with-tracking) WITH_MMDET=1; WITH_TRACKING=1 ;;
+    --all) WITH_MMDET=1; WITH_MMSEG=1; WITH_TRACKING=1 ;;
+    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--with-tracking] [--all]" >&2
+       exit 2 ;;
   esac
 done
 
@@ -42,6 +46,9 @@ else
   $PIP -r requirements/mminstall.txt
 fi
 $PIP -e ".[tests]"
+# Detect-and-Track on the digit videos (mmbackbones.tracking): Hungarian matching and the MOT
+# metrics libraries.
+if [ "$WITH_TRACKING" = 1 ]; then $PIP -r requirements/tracking.txt; fi
 # Only for the tests that compare our ResNet3d with mmaction2's: its wheel pulls decord and
 # opencv-contrib and lacks a subpackage, so it is installed without dependencies and the tests
 # load its backbone module directly.
