@@ -46,23 +46,24 @@ def mot_metrics(gt: Sequence[Sequence[Frame]], pred: Sequence[Sequence[Frame]],
     if not 0.0 < iou_thr <= 1.0:
         raise ValueError(f'iou_thr={iou_thr!r} must be in (0, 1].')
     hota = HOTA()
-    accumulators, hota_results = [], {}
+    # one accumulator over all videos, ids offset per video: motmetrics' per-video
+    # OVERALL row would weight MOTP by matches and turn nan for a video without any, and its
+    # merge_event_dataframes needs pandas < 2
+    acc = mm.MOTAccumulator(auto_id=True)
+    hota_results = {}
     for v, (gt_video, pred_video) in enumerate(zip(gt, pred)):
+        offset = v * 10**9  # motmetrics needs numeric ids
         if len(gt_video) != len(pred_video):
             raise ValueError(f'video {v}: {len(gt_video)} ground-truth frames and '
                              f'{len(pred_video)} predicted frames; they must match.')
-        acc = mm.MOTAccumulator(auto_id=True)
         for g, p in zip(gt_video, pred_video):
             iou = box_iou(g.bboxes, p.bboxes)
-            acc.update(g.ids.tolist(), p.ids.tolist(),
+            acc.update((g.ids + offset).tolist(), (p.ids + offset).tolist(),
                        np.where(iou >= iou_thr, 1.0 - iou, np.nan))
-        accumulators.append(acc)
         hota_results[v] = hota.eval_sequence(_trackeval_data(gt_video, pred_video))
-    summary = mm.metrics.create().compute_many(
-        accumulators, names=[str(i) for i in range(len(accumulators))], generate_overall=True,
-        metrics=['mota', 'motp', 'idf1', 'num_switches', 'num_false_positives', 'num_misses',
-                 'num_objects'])
-    overall = summary.loc['OVERALL']
+    overall = mm.metrics.create().compute(
+        acc, name='all', metrics=['mota', 'motp', 'idf1', 'num_switches', 'num_false_positives',
+                                  'num_misses', 'num_objects']).loc['all']
     combined = hota.combine_sequences(hota_results)
     motp = float(overall['motp'])
     return dict(MOTA=float(overall['mota']), MOTP=1.0 - motp if np.isfinite(motp) else 0.0,
