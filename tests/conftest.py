@@ -230,6 +230,18 @@ def no_grad_eval():
 requires_mmdet = pytest.mark.skipif(why_no_mmdet() is not None, reason=str(why_no_mmdet()))
 
 
+def why_no_tracking(with_mmdet: bool = False) -> str | None:
+    """Why the tracking tier (scipy, motmetrics, trackeval; with ``with_mmdet`` also mmdet) cannot
+    be used here, or None. The reason names the install command."""
+    from mmbackbones.engine.config import INSTALL_HINTS
+    missing = [m for m in ('scipy', 'motmetrics', 'trackeval') if not has_module(m)]
+    if missing:
+        return f'{", ".join(missing)} not installed ({INSTALL_HINTS["tracking"]})'
+    if with_mmdet and why_no_mmdet() is not None:
+        return f'{why_no_mmdet()}; the tracking tier needs it ({INSTALL_HINTS["tracking"]})'
+    return None
+
+
 # ------------------------------------------------------------------ training runs
 def tool(path: str) -> ModuleType:
     """Import ``tools/<path>`` (e.g. ``'train.py'``) as a module, to call its ``main(argv)``."""

@@ -5,6 +5,7 @@
 #   bash tools/install.sh --with-mmdet  # + full mmcv (built once, wheel cached) + mmdet 3.3.0
 #   bash tools/install.sh --with-mmseg  # + full mmcv + mmsegmentation 1.2.2 (+ ftfy, regex)
 #   bash tools/install.sh --with-openvino  # + OpenVINO and NNCF (the `openvino` extra)
+#   bash tools/install.sh --with-tracking  # + the mmdet tier + scipy, motmetrics, trackeval
 #   bash tools/install.sh --all         # every optional tier (what CI's second part runs)
 #
 #  * torch/torchvision: kept if both import; otherwise the matching pair torch==2.14.1 +
@@ -21,14 +22,17 @@ PIP="$PY -m pip install --disable-pip-version-check"
 WITH_MMDET=0
 WITH_MMSEG=0
 WITH_OPENVINO=0
+WITH_TRACKING=0
 EXTRAS=tests  # pyproject.toml [project.optional-dependencies]
 for arg in "$@"; do
   case "$arg" in
     --with-mmdet) WITH_MMDET=1 ;;
     --with-mmseg) WITH_MMSEG=1 ;;
     --with-openvino) WITH_OPENVINO=1 ;;
-    --all) WITH_MMDET=1; WITH_MMSEG=1; WITH_OPENVINO=1 ;;
-    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--with-openvino] [--all]" >&2
+    --with-tracking) WITH_MMDET=1; WITH_TRACKING=1 ;;
+    --all) WITH_MMDET=1; WITH_MMSEG=1; WITH_OPENVINO=1; WITH_TRACKING=1 ;;
+    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--with-openvino]" \
+            "[--with-tracking] [--all]" >&2
        exit 2 ;;
   esac
 done
@@ -48,6 +52,9 @@ else
   EXTRAS="lite,$EXTRAS"  # mmcv-lite (pyproject.toml's `lite` extra)
 fi
 if [ "$WITH_OPENVINO" = 1 ]; then EXTRAS="$EXTRAS,openvino"; fi
+# Detect-and-Track on the digit videos (mmbackbones.tracking): Hungarian matching and the MOT
+# metrics libraries.
+if [ "$WITH_TRACKING" = 1 ]; then EXTRAS="$EXTRAS,tracking"; fi
 $PIP -e ".[$EXTRAS]"
 # Only for the tests that compare our ResNet3d with mmaction2's: its wheel pulls decord and
 # opencv-contrib and lacks a subpackage, so it is installed without dependencies and the tests

@@ -24,6 +24,9 @@ def _usable(package: str) -> bool:
 if _usable('mmdet'):
     from .digit_det import DigitCanvasDataset  # noqa: F401
     __all__ += ['DigitCanvasDataset']
+    # registers DigitTrackClipDataset (the digit tracking videos as clips), see mmbackbones.tracking
+    import importlib as _importlib
+    _importlib.import_module('mmbackbones.tracking')
 if _usable('mmseg'):
     from .digit_seg import DigitCanvasSegDataset  # noqa: F401
     __all__ += ['DigitCanvasSegDataset']

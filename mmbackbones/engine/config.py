@@ -27,7 +27,11 @@ class ConfigError(ValueError):
 
 #: How to install the library that a config's ``<package>::`` bases or default scope need.
 INSTALL_HINTS = {'mmdet': 'bash tools/install.sh --with-mmdet',
-                 'mmseg': 'bash tools/install.sh --with-mmseg'}
+                 'mmseg': 'bash tools/install.sh --with-mmseg',
+                 # the tracking tier: scipy, motmetrics, trackeval (+ the mmdet tier)
+                 'tracking': 'bash tools/install.sh --with-tracking',
+                 'motmetrics': 'bash tools/install.sh --with-tracking',
+                 'trackeval': 'bash tools/install.sh --with-tracking'}
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

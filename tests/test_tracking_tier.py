@@ -1,0 +1,154 @@
+"""Detect-and-Track on the digit videos with mmdetection: clips in, tracks and MOT metrics out.
+
+Needs the tracking tier (`bash tools/install.sh --with-tracking`: mmdet + scipy, motmetrics,
+trackeval) and skips with that reason without it. A short training slice proves the plumbing (the
+loss falls, tools/test.py returns COCO mAP and MOTA/IDF1/HOTA, checkpoint and tracks PNG are
+written); the full run is a measurement (docs/tracking.md), not a test.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, json_rows, tool, why_no_tracking
+
+pytestmark = pytest.mark.skipif(why_no_tracking(with_mmdet=True) is not None,
+                                reason=str(why_no_tracking(with_mmdet=True)))
+
+CONFIG_3D = osp.join(ROOT, 'configs/mmdet/tracking/retinanet_r3d18_fpn_digit-tracks.py')
+CONFIG_2D = osp.join(ROOT, 'configs/mmdet/tracking/retinanet_r18_fpn_digit-tracks.py')
+GENERATOR = dict(num_train=8, num_val=2, seq_len=8)
+
+# 8 train videos of 8 frames: 24 clips of 4 frames, 6 steps of 4 clips per epoch; narrow model
+TINY = """
+_base_ = {config!r}
+generator = {generator!r}
+train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
+val_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='FrameCocoMetric', ann_file={root!r} + '/annotations/val.json', metric='bbox'),
+    dict(type='MOTMetric', tracker=dict(score_thr=0.0, min_length=1))]
+test_evaluator = val_evaluator
+# an 18-step model scores below the shipped 0.05: keep every box, so both metrics see some
+model = dict(backbone=dict(base_channels=16), neck=dict(out_channels=32),
+             bbox_head=dict(in_channels=32, feat_channels=32, stacked_convs=1),
+             test_cfg=dict(score_thr=0.0, max_per_img=10))
+train_cfg = dict(max_epochs=3)
+optim_wrapper = dict(optimizer=dict(lr=2e-3))
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=3)]
+default_hooks = dict(logger=dict(interval=1))
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('tracking')
+    root = str(tmp / 'digit_tracks')
+    config = tmp / 'tiny_r3d.py'
+    config.write_text(TINY.format(config=CONFIG_3D, root=root, generator=GENERATOR))
+    work_dir = str(tmp / 'train')
+    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
+    return dict(tmp=tmp, root=root, config=str(config), work_dir=work_dir)
+
+
+def test_training_slice_lowers_the_loss_and_validates(trained):
+    rows = json_rows(trained['work_dir'], osp.join('vis_data', 'scalars.json'))
+    losses = [r['loss'] for r in rows if 'loss' in r]
+    assert len(losses) == 18
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4]), losses
+    metrics = [r for r in rows if 'mot/MOTA' in r]
+    assert len(metrics) == 3  # COCO and MOT evaluation every epoch
+    for r in metrics:
+        assert 0.0 <= r['coco/bbox_mAP_50'] <= 1.0
+        assert r['mot/MOTA'] <= 1.0 and 0.0 <= r['mot/IDF1'] <= 1.0
+        assert 0.0 <= r['mot/HOTA'] <= 1.0
+    for name in ('epoch_3.pth', 'val_tracks.png', 'loss.png'):
+        assert osp.getsize(osp.join(trained['work_dir'], name)) > 5_000, name
+
+
+def test_tools_test_reports_coco_and_mot_metrics_and_draws_tracks(trained, capsys):
+    test_dir = str(trained['tmp'] / 'test')
+    ckpt = osp.join(trained['work_dir'], 'epoch_3.pth')
+    assert tool('test.py').main([trained['config'], ckpt, '--work-dir', test_dir]) == 0
+    printed = capsys.readouterr().out
+    for key in ('coco/bbox_mAP_50', 'mot/MOTA', 'mot/IDF1', 'mot/HOTA', 'mot/IDSW'):
+        assert key in printed
+    tested = json_rows(test_dir, '*.json')[-1]
+    logged = [r for r in json_rows(trained['work_dir'], osp.join('vis_data', 'scalars.json'))
+              if 'mot/MOTA' in r][-1]
+    for key in ('coco/bbox_mAP_50', 'mot/MOTA', 'mot/IDF1', 'mot/HOTA'):
+        assert tested[key] == pytest.approx(logged[key]), key
+    from PIL import Image
+    png = Image.open(osp.join(test_dir, 'test_tracks.png'))
+    assert png.width >= 8 * 96 * 3 and png.height >= 2 * 96 * 3  # 8 frames x 2 videos
+    assert not [f for f in os.listdir(test_dir) if '.tmp' in f]
+
+
+def _build(config: str, **backbone):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
+    import mmbackbones.tracking  # noqa: F401  (registers ClipDetector)
+    register_all_modules()
+    cfg = Config.fromfile(config)
+    cfg.model.backbone.update(backbone)
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('config, temporal', [(CONFIG_3D, True), (CONFIG_2D, False)])
+def test_clip_and_frame_backbones_give_per_frame_features(config, temporal):
+    model = _build(config, base_channels=16).eval()
+    assert model.temporal is temporal
+    clips = torch.rand(2, 4, 3, 96, 96)
+    with torch.no_grad():
+        feats = model.extract_feat(clips)
+    assert [tuple(f.shape) for f in feats] == [(8, 96, 12, 12), (8, 96, 6, 6), (8, 96, 3, 3)]
+    # the 3D backbone mixes neighbouring frames, the 2D one does not
+    changed = clips.clone()
+    changed[0, 1] = 0
+    with torch.no_grad():
+        other = model.extract_feat(changed)
+    frame0_moved = not torch.allclose(feats[0][0], other[0][0])
+    assert frame0_moved is temporal
+    assert torch.allclose(feats[0][4:], other[0][4:])  # the other clip is untouched
+
+
+def test_clip_detector_refuses_bad_input():
+    with pytest.raises(ValueError, match='with_pool2=False'):
+        _build(CONFIG_3D, with_pool2=True)
+    model = _build(CONFIG_3D, base_channels=16)
+    with pytest.raises(ValueError, match='N x T x C x H x W'):
+        model.extract_feat(torch.rand(2, 3, 96, 96))
+
+
+def test_clip_dataset_clips_and_errors(tmp_path):
+    from mmbackbones.tracking import DigitTrackClipDataset
+    root = str(tmp_path / 'tracks')
+    ds = DigitTrackClipDataset(root, split='val', clip_len=4, test_mode=True,
+                               generator=GENERATOR)
+    assert len(ds) == 4  # 2 videos of 8 frames in clips of 4
+    item = ds[1]
+    assert tuple(item['inputs'].shape) == (4, 3, 96, 96) and item['inputs'].dtype == torch.uint8
+    frames = item['data_samples'].video_data_samples
+    assert [f.frame_id for f in frames] == [4, 5, 6, 7] and {f.video_id for f in frames} == {0}
+    assert all(len(f.gt_instances.bboxes) == len(f.gt_instances.instances_ids) for f in frames)
+    train = DigitTrackClipDataset(root, split='train', clip_len=4, clip_stride=2,
+                                  generator=GENERATOR)
+    assert len(train) == 8 * 3
+    with pytest.raises(ValueError, match='clip_stride=2 must equal clip_len=4'):
+        DigitTrackClipDataset(root, split='val', clip_len=4, clip_stride=2, test_mode=True,
+                              generator=GENERATOR)
+    with pytest.raises(ValueError, match='must divide the video length'):
+        DigitTrackClipDataset(root, split='val', clip_len=3, test_mode=True,
+                              generator=GENERATOR)
+    with pytest.raises(ValueError, match="split='test'"):
+        DigitTrackClipDataset(root, split='test', generator=GENERATOR)
+    with pytest.raises(TypeError, match='sets pipeline itself'):
+        DigitTrackClipDataset(root, pipeline=[], generator=GENERATOR)
