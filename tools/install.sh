@@ -4,6 +4,8 @@
 #   bash tools/install.sh               # compiles nothing
 #   bash tools/install.sh --with-mmdet  # + full mmcv (built once, wheel cached) + mmdet 3.3.0
 #   bash tools/install.sh --with-mmseg  # + full mmcv + mmsegmentation 1.2.2 (+ ftfy, regex)
+#   bash tools/install.sh --with-mmaction  # + mmaction2 1.2.0 for its recognizers (mmcv-lite is
+#                                          #   enough): requirements/mmaction.txt, no decord
 #   bash tools/install.sh --all         # every optional tier (what CI's second part runs)
 #
 #  * torch/torchvision: kept if both import; otherwise the matching pair torch==2.14.1 +
@@ -18,12 +20,15 @@ PY=${PYTHON:-python}
 PIP="$PY -m pip install --disable-pip-version-check"
 WITH_MMDET=0
 WITH_MMSEG=0
+WITH_MMACTION=0
 for arg in "$@"; do
   case "$arg" in
     --with-mmdet) WITH_MMDET=1 ;;
     --with-mmseg) WITH_MMSEG=1 ;;
-    --all) WITH_MMDET=1; WITH_MMSEG=1 ;;
-    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--all]" >&2; exit 2 ;;
+    --with-mmaction) WITH_MMACTION=1 ;;
+    --all) WITH_MMDET=1; WITH_MMSEG=1; WITH_MMACTION=1 ;;
+    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--with-mmaction] [--all]" >&2
+       exit 2 ;;
   esac
 done
 
@@ -42,8 +47,12 @@ else
   $PIP -r requirements/mminstall.txt
 fi
 $PIP -e ".[tests]"
-# Only for the tests that compare our ResNet3d with mmaction2's: its wheel pulls decord and
-# opencv-contrib and lacks a subpackage, so it is installed without dependencies and the tests
-# load its backbone module directly.
-$PIP --no-deps 'mmaction2==1.2.0'
+if [ "$WITH_MMACTION" = 1 ]; then
+  # mmaction2's wheel declares decord and opencv-contrib-python, which its recognizers, heads,
+  # AccMetric and array pipelines do not import (only its video readers do): it is installed
+  # without dependencies, plus what those modules do import. Its wheel also lacks
+  # models/localizers/drn (open-mmlab/mmaction2#2714): mmbackbones.compat.mmaction stands in.
+  $PIP -r requirements/mmaction.txt
+  $PIP --no-deps 'mmaction2==1.2.0'
+fi
 $PY -c 'import mmbackbones, mmcv; print("[install] mmbackbones", mmbackbones.__version__, "with mmcv", mmcv.__version__)'
