@@ -145,17 +145,25 @@ def load_into_ours(path, **cfg) -> nn.Module:
     return model.eval()
 
 
+#: The optional tiers whose models need full mmcv (compiled ops), not mmcv-lite.
+NEEDS_MMCV_OPS = ('mmdet', 'mmseg')
+
+
 def why_no_tier(package: str) -> str | None:
     """Why the optional tier ``package`` (e.g. ``'mmdet'``) cannot be used here, or None.
 
-    The reason names the install command, so a skipped test says how to run it.
+    The reason names the install command, so a skipped test says how to run it. mmaction2's
+    recognizers run on mmcv-lite; mmdet and mmseg need full mmcv. The contained fixes of
+    :mod:`mmbackbones.compat` are applied first (mmaction2 1.2.0 needs one to import its models).
     """
+    from mmbackbones.compat import apply_compat_fixes
     from mmbackbones.engine.config import INSTALL_HINTS
     install = INSTALL_HINTS.get(package, f'pip install {package}')
     if not has_module(package):
         return f'{package} is not installed ({install})'
-    if not mmcv_ops_available():
+    if package in NEEDS_MMCV_OPS and not mmcv_ops_available():
         return f'{package} needs full mmcv with compiled ops ({install})'
+    apply_compat_fixes()
     try:
         importlib.import_module(f'{package}.models')
     except Exception as err:  # noqa: BLE001

@@ -21,15 +21,17 @@ ALL = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '
 # _base_ partials of datasets/schedules/runtime are not standalone; models are.
 RUNNABLE = [p for p in ALL if '_base_' not in p]
 MODEL_PARTIALS = [p for p in ALL if osp.join('_base_', 'models') in p]
-# configs/mmdet/ and configs/mmseg/ run in mmdet's and mmseg's scopes, where task utilities
-# (nms, ...) are not registry types; test_model_builds and tests/test_mmdet_tier.py and
-# tests/test_mmseg_tier.py cover them.
-OTHER_SCOPES = tuple(osp.join('configs', lib) for lib in ('mmdet', 'mmseg'))
+# configs/mmdet/, configs/mmseg/ and configs/mmaction/ run in those libraries' scopes, where task
+# utilities (nms, ...) are not registry types; test_model_builds and tests/test_mmdet_tier.py,
+# tests/test_mmseg_tier.py and tests/test_mmaction_tier.py cover them.
+OTHER_SCOPES = tuple(osp.join('configs', lib) for lib in ('mmdet', 'mmseg', 'mmaction'))
 OUR_SCOPE = [p for p in ALL if not p.startswith(OTHER_SCOPES)]
-# Configs that train by epochs: every runnable one but the model-only ResNet3d config and
-# mmseg's iteration-based Cityscapes configs, and the schedule.
+# Configs that train by epochs: every runnable one but the model-only ResNet3d config, mmseg's
+# iteration-based Cityscapes configs and mmaction2's Kinetics schedules (theirs: a cosine phase
+# that begins late), and the schedule.
 SCHEDULED = [p for p in RUNNABLE if not p.startswith(osp.join('configs', 'resnet3d'))
-             and not (p.startswith(osp.join('configs', 'mmseg')) and 'cityscapes' in p)] + [
+             and not (p.startswith(osp.join('configs', 'mmseg')) and 'cityscapes' in p)
+             and not (p.startswith(osp.join('configs', 'mmaction')) and 'kinetics' in p)] + [
     osp.join('configs', '_base_', 'schedules', 'imagenet_bs256.py')]
 
 

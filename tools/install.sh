@@ -4,6 +4,8 @@
 #   bash tools/install.sh               # compiles nothing
 #   bash tools/install.sh --with-mmdet  # + full mmcv (built once, wheel cached) + mmdet 3.3.0
 #   bash tools/install.sh --with-mmseg  # + full mmcv + mmsegmentation 1.2.2 (+ ftfy, regex)
+#   bash tools/install.sh --with-mmaction  # + mmaction2 1.2.0 for its recognizers (mmcv-lite is
+#                                          #   enough): the `mmaction` extra, no decord
 #   bash tools/install.sh --with-openvino  # + OpenVINO and NNCF (the `openvino` extra)
 #   bash tools/install.sh --with-tracking  # + the mmdet tier + scipy, motmetrics, trackeval
 #   bash tools/install.sh --all         # every optional tier (what CI's second part runs)
@@ -21,6 +23,7 @@ PY=${PYTHON:-python}
 PIP="$PY -m pip install --disable-pip-version-check"
 WITH_MMDET=0
 WITH_MMSEG=0
+WITH_MMACTION=0
 WITH_OPENVINO=0
 WITH_TRACKING=0
 EXTRAS=tests  # pyproject.toml [project.optional-dependencies]
@@ -28,11 +31,12 @@ for arg in "$@"; do
   case "$arg" in
     --with-mmdet) WITH_MMDET=1 ;;
     --with-mmseg) WITH_MMSEG=1 ;;
+    --with-mmaction) WITH_MMACTION=1 ;;
     --with-openvino) WITH_OPENVINO=1 ;;
     --with-tracking) WITH_MMDET=1; WITH_TRACKING=1 ;;
-    --all) WITH_MMDET=1; WITH_MMSEG=1; WITH_OPENVINO=1; WITH_TRACKING=1 ;;
-    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--with-openvino]" \
-            "[--with-tracking] [--all]" >&2
+    --all) WITH_MMDET=1; WITH_MMSEG=1; WITH_MMACTION=1; WITH_OPENVINO=1; WITH_TRACKING=1 ;;
+    *) echo "usage: bash tools/install.sh [--with-mmdet] [--with-mmseg] [--with-mmaction]" \
+            "[--with-openvino] [--with-tracking] [--all]" >&2
        exit 2 ;;
   esac
 done
@@ -51,13 +55,18 @@ elif has_dist mmcv; then
 else
   EXTRAS="lite,$EXTRAS"  # mmcv-lite (pyproject.toml's `lite` extra)
 fi
+if [ "$WITH_MMACTION" = 1 ]; then EXTRAS="$EXTRAS,mmaction"; fi
 if [ "$WITH_OPENVINO" = 1 ]; then EXTRAS="$EXTRAS,openvino"; fi
 # Detect-and-Track on the digit videos (mmbackbones.tracking): Hungarian matching and the MOT
 # metrics libraries.
 if [ "$WITH_TRACKING" = 1 ]; then EXTRAS="$EXTRAS,tracking"; fi
 $PIP -e ".[$EXTRAS]"
-# Only for the tests that compare our ResNet3d with mmaction2's: its wheel pulls decord and
-# opencv-contrib and lacks a subpackage, so it is installed without dependencies and the tests
-# load its backbone module directly.
-$PIP --no-deps 'mmaction2==1.2.0'
+if [ "$WITH_MMACTION" = 1 ]; then
+  # mmaction2's wheel declares decord and opencv-contrib-python, which its recognizers, heads,
+  # AccMetric and array pipelines do not import (only its video readers do): it is installed
+  # without dependencies, plus what those modules do import (the `mmaction` extra). Its wheel
+  # also lacks models/localizers/drn (open-mmlab/mmaction2#2714): mmbackbones.compat.mmaction
+  # stands in.
+  $PIP --no-deps 'mmaction2==1.2.0'
+fi
 $PY -c 'import mmbackbones, mmcv; print("[install] mmbackbones", mmbackbones.__version__, "with mmcv", mmcv.__version__)'

@@ -17,6 +17,9 @@ Methods, for a temporal kernel of size ``t``:
   gives the 2D features at every time step.
 * ``'repeat'``: the 2D kernel repeated over time, not divided (the response to a static clip is
   ``t`` times the 2D one).
+
+From a config: ``init_cfg=dict(type='Inflate', checkpoint=..., method=...)`` (:class:`InflateInit`,
+an mmengine weight initializer).
 """
 from __future__ import annotations
 
@@ -24,14 +27,15 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
+from mmengine.registry import WEIGHT_INITIALIZERS
 
 from .core import CheckpointMismatchError, Report, check_min_match, commit, match_checkpoint
 from .io import read_state_dict
 
 INFLATE_METHODS = ('mean', 'center', 'repeat')
 
-__all__ = ['CheckpointMismatchError', 'InflateReport', 'inflate_pretrained', 'inflate_state_dict',
-           'inflate_weight']
+__all__ = ['CheckpointMismatchError', 'InflateInit', 'InflateReport', 'inflate_pretrained',
+           'inflate_state_dict', 'inflate_weight']
 
 
 @dataclass
@@ -137,3 +141,53 @@ def inflate_pretrained(model: nn.Module, checkpoint: str, method: str = 'mean',
     return inflate_state_dict(model, read_state_dict(checkpoint), method=method,
                               checkpoint=checkpoint, prefix=prefix, min_match=min_match,
                               logger=logger)
+
+
+@WEIGHT_INITIALIZERS.register_module(name='Inflate')
+class InflateInit:
+    """``init_cfg=dict(type='Inflate', checkpoint=..., method='mean')``: initialise a 3D network
+    from a 2D checkpoint from a config, with :func:`inflate_pretrained`'s report.
+
+    Our modules (``ResNet3d``) run it where they run ``'Pretrained'``: after any other
+    ``init_cfg`` entries (e.g. Kaiming for the layers the checkpoint does not cover) and instead of
+    the random init's extras (``zero_init_residual`` does not zero inflated norms). Any other
+    mmengine ``BaseModule`` with a ``twin_2d()`` runs it through mmengine's ``initialize``.
+
+    Args:
+        checkpoint: Path, URL or model-zoo name of the 2D checkpoint (any layout our loader
+            reads: ours, mmpretrain, mmdet, torchvision, timm, detectron2).
+        method: ``'mean'`` (I3D), ``'center'`` or ``'repeat'``.
+        prefix: Use only the keys under this prefix; ``backbone.`` is found automatically.
+        min_match: Fail when less than this fraction of the model's parameters is set.
+        map_location: Accepted for ``'Pretrained'`` compatibility (tensors are read to CPU).
+
+    Example:
+        >>> backbone = dict(type='mmbackbones.ResNet3d', depth=18, init_cfg=dict(
+        ...     type='Inflate', method='center',
+        ...     checkpoint='work_dirs/resnet18_8xb16_digits/best_accuracy_top1_epoch_5.pth'))
+    """
+
+    def __init__(self, checkpoint: str, method: str = 'mean', prefix: str | None = None,
+                 min_match: float = 0.5, map_location: str | None = None) -> None:
+        if not isinstance(checkpoint, str) or not checkpoint:
+            raise TypeError(f"init_cfg type='Inflate' needs checkpoint=<2D checkpoint file>, "
+                            f'got checkpoint={checkpoint!r}.')
+        if method not in INFLATE_METHODS:
+            raise ValueError(f'method={method!r} is not supported; allowed: '
+                             f'{list(INFLATE_METHODS)}.')
+        check_min_match(min_match)
+        del map_location
+        self.checkpoint, self.method, self.prefix, self.min_match = (checkpoint, method, prefix,
+                                                                     min_match)
+        #: The report of the last inflation this initializer did.
+        self.report: InflateReport | None = None
+
+    def __call__(self, module: nn.Module) -> None:
+        self.report = inflate_pretrained(module, self.checkpoint, method=self.method,
+                                         prefix=self.prefix, min_match=self.min_match)
+        if hasattr(module, '_params_init_info'):  # mmengine's init log of every parameter
+            from mmengine.model.weight_init import update_init_info
+            update_init_info(module, init_info=self._get_init_info())
+
+    def _get_init_info(self) -> str:
+        return f'InflateInit: inflated from {self.checkpoint} ({self.method})'

@@ -222,13 +222,19 @@ def _blend(canvas: np.ndarray, patch: np.ndarray, box: tuple[int, int, int, int]
     region += alpha * (1.0 - region)
 
 
-def _render(rng: np.random.Generator, sources: dict, pool: np.ndarray, size: int,
-            count: tuple[int, int], digit_size: tuple[int, int]) -> Canvas:
-    # background: a dim level, a linear brightness gradient and pixel noise
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A ``size x size`` 0-1 float background: a dim level and a linear brightness gradient
+    (the pixel noise is added after the ink)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     gx, gy = rng.uniform(-0.08, 0.08, size=2)
     canvas = (rng.uniform(0.02, 0.15) + gx * (xx - 0.5) + gy * (yy - 0.5)).astype(np.float32)
-    canvas = np.clip(canvas, 0.0, 1.0)
+    return np.clip(canvas, 0.0, 1.0)
+
+
+def _render(rng: np.random.Generator, sources: dict, pool: np.ndarray, size: int,
+            count: tuple[int, int], digit_size: tuple[int, int]) -> Canvas:
+    # background: a dim level, a linear brightness gradient and pixel noise
+    canvas = _background(rng, size)
     instances = np.zeros((size, size), np.int16)
     clutter = np.zeros((size, size), bool)
 

@@ -5,7 +5,9 @@ without a traceback: a missing config file, a ``--cfg-options`` key that names n
 config (mmengine would silently add it), a run length that is not a positive int, a dataset
 folder that does not exist, and a config of another OpenMMLab library (``mmdet::`` bases,
 ``default_scope='mmdet'``) that is not installed. :func:`fit_schedule` keeps every shipped
-schedule valid for any run length (``--cfg-options train_cfg.max_epochs=1``).
+schedule valid for any run length (``--cfg-options train_cfg.max_epochs=1``). Loading a config
+first applies the contained fixes of :mod:`mmbackbones.compat` (mmaction2 1.2.0's wheel cannot
+import its models without one).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class ConfigError(ValueError):
 #: How to install the library that a config's ``<package>::`` bases or default scope need.
 INSTALL_HINTS = {'mmdet': 'bash tools/install.sh --with-mmdet',
                  'mmseg': 'bash tools/install.sh --with-mmseg',
+                 'mmaction': 'bash tools/install.sh --with-mmaction',
                  # the tracking tier: scipy, motmetrics, trackeval (+ the mmdet tier)
                  'tracking': 'bash tools/install.sh --with-tracking',
                  'motmetrics': 'bash tools/install.sh --with-tracking',
@@ -55,12 +58,14 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         near = difflib.get_close_matches(path, glob.glob('configs/**/*.py', recursive=True), n=3)
         hint = f' Did you mean {", ".join(near)}?' if near else ''
         raise ConfigError(f'config file {path!r} does not exist.{hint}')
+    from ..compat import apply_compat_fixes
+    apply_compat_fixes()  # before the config's custom_imports or scope import anything
     try:
         cfg = Config.fromfile(path)
     except ModuleNotFoundError as err:  # `_base_ = 'mmdet::...'` without mmdet
         package = err.name or str(err).split()[0]
         # mmengine names the pip project (mmsegmentation), configs name the scope (mmseg::)
-        package = {'mmsegmentation': 'mmseg'}.get(package, package)
+        package = {'mmsegmentation': 'mmseg', 'mmaction2': 'mmaction'}.get(package, package)
         raise ConfigError(f'{path} needs {package}, which is not installed: '
                           f'{INSTALL_HINTS.get(package, f"pip install {package}")}') from err
     except (FileNotFoundError, SyntaxError, KeyError) as err:
@@ -138,6 +143,8 @@ def check_scope_installed(cfg: Config, path: str = 'the config') -> None:
                           f'installed: {hint}')
     if importlib.util.find_spec(f'{scope}.models') is None:
         return
+    from ..compat import apply_compat_fixes
+    apply_compat_fixes()
     try:
         importlib.import_module(f'{scope}.models')
     except Exception as err:  # noqa: BLE001 - any failure here means a broken install

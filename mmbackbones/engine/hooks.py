@@ -8,7 +8,7 @@ import os
 import os.path as osp
 import random
 import tempfile
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -312,6 +312,36 @@ def _resize_class_map(pixel_data, size: tuple[int, int]):
     return type(pixel_data)(data=resized[0].to(data.dtype), metainfo=pixel_data.metainfo)
 
 
+def _clip_strip(clip, sample, classes: Optional[Sequence[str]], scale: float) -> np.ndarray:
+    """One clip (mmaction2 input ``num_clips x C x T x H x W`` or ``C x T x H x W``, uint8) as a
+    row of its first view's frames, enlarged ``scale`` times, under a line with the true and the
+    predicted class."""
+    from PIL import Image, ImageDraw
+    clip = clip.detach().cpu()
+    clip = clip[0] if clip.dim() == 5 else clip
+    frames = clip.permute(1, 2, 3, 0).numpy()  # T x H x W x C
+    if frames.shape[-1] == 1:
+        frames = np.repeat(frames, 3, axis=-1)
+    gap = np.full((frames.shape[1], 2, 3), 255, np.uint8)
+    row = np.concatenate([p for f in frames for p in (f[..., :3].astype(np.uint8), gap)][:-1],
+                         axis=1)
+    image = Image.fromarray(row).resize((int(row.shape[1] * scale), int(row.shape[0] * scale)),
+                                        Image.NEAREST)
+
+    def name(index: int) -> str:
+        return classes[index] if classes is not None and index < len(classes) else str(index)
+
+    score = sample.pred_score
+    pred = int(score.argmax())
+    text = f'pred: {name(pred)} ({float(score[pred]):.2f})'
+    if 'gt_label' in sample:
+        text = f'true: {name(int(sample.gt_label.reshape(-1)[0]))}   ' + text
+    canvas = Image.new('RGB', (image.width, image.height + 14), (255, 255, 255))
+    canvas.paste(image, (0, 14))
+    ImageDraw.Draw(canvas).text((2, 1), text, fill=(0, 0, 0))
+    return np.asarray(canvas)
+
+
 @HOOKS.register_module()
 class PredictionPlotHook(Hook):
     """Draw the predictions on the first ``num_images`` images of each evaluation as one PNG in
@@ -321,7 +351,8 @@ class PredictionPlotHook(Hook):
     Each row is one image, drawn by the runner's visualizer (mmdet's ``DetLocalVisualizer`` in
     mmdet configs, mmseg's ``SegLocalVisualizer`` in mmseg configs: ground truth on the left,
     predictions on the right), enlarged ``scale`` times so that labels on small images stay
-    readable (boxes and class maps are scaled with it).
+    readable (boxes and class maps are scaled with it). In mmaction2 configs each row is one clip:
+    its frames left to right under the true and the predicted class.
 
     Args:
         num_images: Images drawn, the first of the evaluation set.
@@ -356,10 +387,10 @@ class PredictionPlotHook(Hook):
         self._rows = []
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._draw(runner, outputs)
+        self._draw(runner, outputs, data_batch)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._draw(runner, outputs)
+        self._draw(runner, outputs, data_batch)
 
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self._save(runner, 'val_predictions.png')
@@ -367,13 +398,19 @@ class PredictionPlotHook(Hook):
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         self._save(runner, 'test_predictions.png')
 
-    def _draw(self, runner, outputs) -> None:
+    def _draw(self, runner, outputs, data_batch=None) -> None:
         if not is_main_process() or len(self._rows) >= self.num_images:
             return
         import mmcv
-        for sample in outputs or []:
+        for k, sample in enumerate(outputs or []):
             if len(self._rows) >= self.num_images:
                 break
+            if 'img_path' not in sample and 'pred_score' in sample and data_batch is not None:
+                # mmaction2: a clip from the batch's inputs, as a strip of its frames
+                classes = (runner.visualizer.dataset_meta or {}).get('classes')
+                self._rows.append(_clip_strip(data_batch['inputs'][k], sample, classes,
+                                              self.scale))
+                continue
             image = mmcv.imread(sample.img_path, channel_order='rgb')
             sample = sample.clone()
             if self.scale != 1.0:

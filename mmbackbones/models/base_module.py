@@ -8,6 +8,10 @@ from mmengine.model import BaseModule
 
 from .layers.checks import check_init_cfg, validating
 
+#: init_cfg types that load a checkpoint, after the other init_cfg entries (``'Inflate'``:
+#: a 2D checkpoint inflated into a 3D network, :class:`mmbackbones.checkpoint.InflateInit`).
+_LOADING_INITS = ('Pretrained', 'Inflate')
+
 
 class PretrainedInitModule(BaseModule):
     """``BaseModule`` whose ``init_cfg=dict(type='Pretrained', ...)`` goes through our loader.
@@ -16,7 +20,8 @@ class PretrainedInitModule(BaseModule):
     ``backbone.``/``neck.`` sub-dict and the checkpoint's layout (mmdet, timm, ...:
     :mod:`mmbackbones.checkpoint.layouts`), prints a report and fails when too little matched.
     Other ``init_cfg`` entries in the same list (e.g. Kaiming) run after the file is read (a bad
-    file leaves the module unchanged) and before the weights are loaded.
+    file leaves the module unchanged) and before the weights are loaded. ``init_cfg=dict(
+    type='Inflate', checkpoint=..., method=...)`` runs the same way, inflating a 2D checkpoint.
 
     Every subclass's ``__init__`` checks its arguments against its annotations first
     (:func:`~mmbackbones.models.layers.checks.validate_args`): ``norm_eval='no'``, ``depth=50.0``
@@ -40,7 +45,7 @@ class PretrainedInitModule(BaseModule):
 
     def _pretrained_cfg(self) -> dict | None:
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
-        found = [c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained']
+        found = [c for c in cfgs if isinstance(c, dict) and c.get('type') in _LOADING_INITS]
         return found[-1] if found else None
 
     def init_weights(self) -> None:
@@ -49,10 +54,11 @@ class PretrainedInitModule(BaseModule):
             super().init_weights()
             self._after_init_weights()
             return
-        from ..checkpoint import load_state_dict_report, read_state_dict
+        from ..checkpoint import inflate_state_dict, load_state_dict_report, read_state_dict
         args = {k: v for k, v in pretrained.items() if k not in ('type', 'map_location')}
         if 'checkpoint' not in args:
-            raise TypeError(f"init_cfg={pretrained!r}: type='Pretrained' needs checkpoint=<file>.")
+            raise TypeError(f"init_cfg={pretrained!r}: type={pretrained['type']!r} needs "
+                            'checkpoint=<file>.')
         checkpoint = args.pop('checkpoint')
         state_dict = read_state_dict(checkpoint)
         others = [c for c in (self.init_cfg if isinstance(self.init_cfg, list) else [])
@@ -61,7 +67,8 @@ class PretrainedInitModule(BaseModule):
             saved, self.init_cfg = self.init_cfg, others
             super().init_weights()
             self.init_cfg = saved
-        load_state_dict_report(self, state_dict, checkpoint=checkpoint, **args)
+        load = inflate_state_dict if pretrained['type'] == 'Inflate' else load_state_dict_report
+        load(self, state_dict, checkpoint=checkpoint, **args)
         self._is_init = True
 
     def _after_init_weights(self) -> None:

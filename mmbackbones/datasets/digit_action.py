@@ -1,0 +1,75 @@
+"""The moving-digit clips (:mod:`.digit_clips`) as an mmaction2 dataset.
+
+Imported by ``mmbackbones.datasets`` only where mmaction2 can be imported; an mmaction2 config
+names it ``type='mmbackbones.DigitClipDataset'``. No video decoding: the frames are read from the
+prepared ``clips.npy`` (memory-mapped) and handed to the pipeline as ``imgs`` (``T x H x W x 3``
+uint8, the grey level in all three channels, like the 2D digits), with ``num_clips=1`` and
+``clip_len=T`` for mmaction2's ``FormatShape``.
+"""
+from __future__ import annotations
+
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+from mmaction.datasets import BaseActionDataset
+
+from ..registry import DATASETS
+from .digit_clips import CLASSES, SPLITS, load_split, prepare_digit_clips
+
+
+@DATASETS.register_module()
+class DigitClipDataset(BaseActionDataset):
+    """Clips of one handwritten digit moving in one of 8 directions; the class is the
+    direction (:data:`~mmbackbones.datasets.digit_clips.CLASSES`). 800 train and 240 val clips
+    of 8 frames of 32 x 32 px with the default settings, written on first use.
+
+    Args:
+        data_root: Folder of the prepared clips (created when missing).
+        split: ``'train'`` or ``'val'``.
+        generator: Settings of :func:`~mmbackbones.datasets.digit_clips.prepare_digit_clips`
+            (``seed``, ``num_train``, ``num_frames``, ...); a folder prepared with other settings
+            is an error.
+        **kwargs: Passed to mmaction2's ``BaseActionDataset`` (``pipeline``, ``indices``,
+            ``test_mode``, ...).
+
+    Example:
+        >>> ds = DigitClipDataset('data/digit_clips', split='val', pipeline=[])
+        >>> len(ds), ds[0]['imgs'].shape, ds.metainfo['classes'][:2]
+        (240, (8, 32, 32, 3), ('right', 'up-right'))
+    """
+
+    METAINFO = dict(classes=CLASSES)
+
+    # tools/train.py does not require data_root to exist: this class writes it.
+    prepares_data_root = True
+
+    def __init__(self, data_root: str = 'data/digit_clips', split: str = 'train',
+                 generator: Optional[dict] = None, **kwargs) -> None:
+        if split not in SPLITS:
+            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
+        for key in ('ann_file', 'data_prefix', 'metainfo', 'multi_class', 'num_classes',
+                    'modality'):
+            if key in kwargs:
+                raise TypeError(f'DigitClipDataset sets {key} itself; got '
+                                f'{key}={kwargs[key]!r}.')
+        prepare_digit_clips(data_root, **(generator or {}))
+        self.split = split
+        self._clips = None
+        super().__init__(ann_file=osp.join(data_root, split, 'annotations.json'),
+                         data_root=data_root, data_prefix=dict(prefix=''),
+                         num_classes=len(CLASSES), **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        self._clips, annotations = load_split(self.data_root, self.split)
+        return [dict(clip_index=i, label=a['label'], direction=a['direction'],
+                     frame_dir=f'{self.split}/clips.npy#{i}')
+                for i, a in enumerate(annotations)]
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        frames = np.asarray(self._clips[info['clip_index']])
+        info['imgs'] = np.repeat(frames[..., None], 3, axis=-1)  # T x H x W x 3
+        info.update(num_clips=1, clip_len=frames.shape[0], total_frames=frames.shape[0],
+                    img_shape=frames.shape[1:], original_shape=frames.shape[1:])
+        return info

@@ -1,0 +1,249 @@
+"""The mmaction2 tier: the stand-in for the 1.2.0 wheel's missing ``drn`` subpackage, and our
+ResNet3d in mmaction2 recognizers from configs/mmaction/ (build through mmaction2's registry, a
+training and an inference step, mmaction2's own recognizer checkpoints give the same class scores).
+Needs mmaction2 (`bash tools/install.sh --with-mmaction`)."""
+from __future__ import annotations
+
+import importlib.machinery
+import os.path as osp
+
+import pytest
+import torch
+
+from conftest import ROOT, randomize, why_no_tier
+
+REASON = why_no_tier('mmaction')
+pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
+
+CONFIGS = {
+    'i3d': 'configs/mmaction/i3d_r50_8xb8-32x2x1-100e_kinetics400-rgb.py',
+    'slowonly': 'configs/mmaction/slowonly_r50_8xb16-8x8x1-256e_kinetics400-rgb.py',
+    'r3d': 'configs/mmaction/r3d-18_8xb8-8x8x1-180e_kinetics400-rgb.py',
+}
+# mmaction2's own config of the same recognizer (R3D-18 has none: theirs is ours with
+# mmaction2's ResNet3d in the same dict)
+THEIRS = {
+    'i3d': 'mmaction::recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_'
+           'kinetics400-rgb.py',
+    'slowonly': 'mmaction::recognition/slowonly/slowonly_r50_8xb16-8x8x1-256e_'
+                'kinetics400-rgb.py',
+    'r3d': None,
+}
+
+
+def _build(cfg):
+    from mmbackbones.engine.config import build_model_from_cfg
+    return build_model_from_cfg(cfg)
+
+
+def _batch(num_classes: int, n: int = 2, frames: int = 8, size: int = 32) -> dict:
+    from mmaction.structures import ActionDataSample
+    g = torch.Generator().manual_seed(0)
+    inputs = [torch.randint(0, 256, (1, 3, frames, size, size), generator=g,
+                            dtype=torch.uint8) for _ in range(n)]
+    samples = [ActionDataSample().set_gt_label(i % num_classes) for i in range(n)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+# ------------------------------------------------------------------ the drn stand-in
+def test_stand_in_lets_mmaction_models_import():
+    import sys
+
+    import mmaction.models
+    from mmaction.registry import MODELS
+
+    from mmbackbones.compat.mmaction import UPSTREAM_ISSUE, needs_drn_stand_in
+    assert needs_drn_stand_in()  # the 1.2.0 wheel as published
+    stand_in = sys.modules['mmaction.models.localizers.drn']
+    assert stand_in.__stand_in_for__ == UPSTREAM_ISSUE == \
+        'https://github.com/open-mmlab/mmaction2/issues/2714'
+    assert MODELS.get('Recognizer3D') is mmaction.models.Recognizer3D
+    with pytest.raises(ImportError, match='issues/2714.*DRN itself cannot be built'):
+        MODELS.build(dict(type='DRN'))
+
+
+def _fake_mmaction(tmp_path, init_text: str, with_drn: bool):
+    localizers = tmp_path / 'mmaction' / 'models' / 'localizers'
+    localizers.mkdir(parents=True)
+    (localizers / '__init__.py').write_text(init_text)
+    if with_drn:
+        (localizers / 'drn').mkdir()
+        (localizers / 'drn' / 'drn.py').write_text('class DRN: pass\n')
+    spec = importlib.machinery.ModuleSpec('mmaction', None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path / 'mmaction')]
+    return spec
+
+
+@pytest.mark.parametrize('init_text, with_drn, needed', [
+    ('from .drn.drn import DRN\n', False, True),   # 1.2.0 from pip
+    ('from .drn.drn import DRN\n', True, False),   # a fixed wheel: the fix removes itself
+    ('from .bmn import BMN\n', False, False),      # a release without DRN
+])
+def test_stand_in_only_where_the_wheel_needs_it(tmp_path, monkeypatch, init_text, with_drn,
+                                                needed):
+    import importlib.util
+
+    from mmbackbones.compat import mmaction as compat
+    spec = _fake_mmaction(tmp_path, init_text, with_drn)
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda name, *a: spec if name == 'mmaction' else None)
+    assert compat.needs_drn_stand_in() is needed
+
+
+def test_stand_in_needs_nothing_without_mmaction(monkeypatch):
+    import importlib.util
+
+    from mmbackbones.compat import mmaction as compat
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None)
+    assert compat.needs_drn_stand_in() is False
+
+
+# ------------------------------------------------------------------ the recognizer configs
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_config_builds_and_steps(name):
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import MODELS
+
+    from mmbackbones.engine.config import load_config
+    from mmbackbones.models import ResNet3d
+    cfg = load_config(osp.join(ROOT, CONFIGS[name]))
+    assert cfg.default_scope == 'mmaction'
+    model = _build(cfg)
+    assert type(model) is MODELS.get('mmaction.Recognizer3D')
+    assert type(model.backbone) is ResNet3d
+    num_classes = model.cls_head.num_classes
+    data = _batch(num_classes)
+
+    model.eval()
+    with torch.no_grad():
+        out = model.test_step(data)
+    assert len(out) == 2
+    scores = torch.stack([o.pred_score for o in out])
+    assert scores.shape == (2, num_classes)
+    assert torch.allclose(scores.sum(1), torch.ones(2), atol=1e-4)  # average_clips='prob'
+
+    model.train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
+    before = [p.detach().clone() for p in (model.backbone.conv1.weight,
+                                           model.cls_head.fc_cls.weight)]
+    losses = model.train_step(data, optim)
+    assert torch.isfinite(losses['loss_cls']) and losses['loss_cls'] > 0
+    for old, new in zip(before, (model.backbone.conv1.weight, model.cls_head.fc_cls.weight)):
+        assert not torch.equal(old, new)  # the backbone and the head both learned
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_mmaction_recognizer_checkpoint_gives_the_same_scores(tmp_path, name):
+    """A checkpoint of mmaction2's own recognizer (its ResNet3d, ConvModule names) loads into
+    ours and gives the same class scores."""
+    from mmbackbones.compat.mmaction import load_recognizer_checkpoint
+    from mmbackbones.engine.config import load_config
+    ours_cfg = load_config(osp.join(ROOT, CONFIGS[name]))
+    if THEIRS[name] is not None:
+        theirs_cfg = load_config_text(tmp_path, f'_base_ = {THEIRS[name]!r}\n')
+    else:
+        theirs_cfg = load_config(osp.join(ROOT, CONFIGS[name]))
+        theirs_cfg.model.pop('neck')
+        theirs_cfg.model.backbone.type = 'ResNet3d'  # mmaction2's, in its default scope
+    theirs = _build(theirs_cfg)
+    assert type(theirs.backbone).__module__.startswith('mmaction.'), type(theirs.backbone)
+    randomize(theirs)
+    theirs.eval()
+    path = str(tmp_path / 'theirs.pth')
+    torch.save({'meta': {'mmaction_version': '1.2.0'}, 'state_dict': theirs.state_dict()}, path)
+
+    ours = _build(ours_cfg).eval()
+    reports = load_recognizer_checkpoint(ours, path)
+    assert reports['backbone'].layout == 'mmaction2'
+    for part, report in reports.items():
+        assert report.missing == [] and report.mismatched == [], (part, report)
+    data = _batch(ours.cls_head.num_classes)
+    with torch.no_grad():
+        expected = torch.stack([o.pred_score for o in theirs.test_step(data)])
+        got = torch.stack([o.pred_score for o in ours.test_step(data)])
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    assert expected.std() > 0  # not a constant prediction
+
+
+def load_config_text(tmp_path, text: str):
+    from mmbackbones.engine.config import load_config
+    path = tmp_path / 'cfg.py'
+    path.write_text(text)
+    return load_config(str(path))
+
+
+def test_select_stage_refuses_an_index_out_of_range():
+    from mmbackbones.compat.mmaction import SelectStage
+    with pytest.raises(IndexError, match=r'index=2.*2 outputs; allowed: -2\.\.1'):
+        SelectStage(index=2)((torch.zeros(1), torch.zeros(1)))
+    with pytest.raises(TypeError, match="index='last'"):
+        SelectStage(index='last')
+
+
+def test_mmaction_config_without_mmaction_says_what_to_install(monkeypatch, capsys):
+    import mmengine.config.config as mmengine_config
+
+    from conftest import tool
+    monkeypatch.setattr(mmengine_config, 'is_installed', lambda package: False)
+    monkeypatch.chdir(ROOT)
+    assert tool('train.py').main([CONFIGS['r3d']]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: {CONFIGS["r3d"]} needs mmaction, which is not installed: '
+                   'bash tools/install.sh --with-mmaction']
+
+
+# ------------------------------------------------------------------ the digit-clip job, short
+DIGITS = osp.join(ROOT, 'configs', 'mmaction', 'digits', 'r3d-18_8xb16-8x32x32_digit-clips.py')
+TINY_CLIPS = """
+_base_ = {config!r}
+# a quarter-width network: 48 train clips (6 steps of 8 per epoch), 24 val clips, 4 epochs
+model = dict(backbone=dict(base_channels=16), cls_head=dict(in_channels=128, dropout_ratio=0.0))
+generator = dict(num_train=48, num_val=24)
+train_dataloader = dict(batch_size=8, dataset=dict(data_root={root!r}, generator=generator))
+val_dataloader = dict(batch_size=24, dataset=dict(data_root={root!r}, generator=generator))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=4)
+param_scheduler = [dict(type='LinearLR', start_factor=0.2, by_epoch=False, begin=0, end=4)]
+default_hooks = dict(logger=dict(interval=1))
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def test_digit_clip_job_learns_evaluates_and_reloads(tmp_path):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import json_rows, tool
+    root = str(tmp_path / 'digit_clips')
+    config = tmp_path / 'tiny_clips.py'
+    config.write_text(TINY_CLIPS.format(config=DIGITS, root=root))
+    work_dir = str(tmp_path / 'train')
+    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
+
+    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
+    losses = [r['loss'] for r in rows if 'loss' in r]
+    assert len(losses) == 24
+    assert np.mean(losses[-6:]) < 0.9 * np.mean(losses[:6]), losses
+    metrics = [r for r in rows if 'acc/top1' in r]
+    assert len(metrics) == 4  # mmaction2's AccMetric every epoch
+    assert all(0.0 <= r['acc/top1'] <= r['acc/top5'] <= 1.0 for r in metrics)
+    best = [f for f in os.listdir(work_dir) if f.startswith('best_acc_top1_epoch_')]
+    assert len(best) == 1
+    best_epoch = int(best[0][len('best_acc_top1_epoch_'):-len('.pth')])
+    assert metrics[best_epoch - 1]['acc/top1'] == max(r['acc/top1'] for r in metrics)
+    for name in ('val_predictions.png', 'loss.png', 'val_metrics.png'):
+        assert osp.getsize(osp.join(work_dir, name)) > 5_000, name
+    with Image.open(osp.join(work_dir, 'val_predictions.png')) as im:
+        # 4 clips, each 8 frames of 32 px drawn 3x with 2 px gaps, under a 14 px text line
+        assert im.size == (3 * (8 * 32 + 7 * 2), 4 * (3 * 32 + 14))
+
+    # tools/test.py reloads the best checkpoint and reproduces its validation metrics
+    test_dir = str(tmp_path / 'test')
+    ckpt = osp.join(work_dir, best[0])
+    assert tool('test.py').main([str(config), ckpt, '--work-dir', test_dir]) == 0
+    tested = json_rows(test_dir, '*.json')[-1]
+    for key in ('acc/top1', 'acc/top5'):
+        assert tested[key] == metrics[best_epoch - 1][key], key
+    assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > 5_000
