@@ -43,7 +43,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from ._folder import build_folder_atomically
+from ._folder import prepare_folder, write_marker
 
 SPLITS = ('train', 'val')
 CLASSES = tuple(str(d) for d in range(10))
@@ -347,16 +347,8 @@ def prepare_digit_canvas(data_root: str = 'data/digit_det', masks: bool = False,
         ['annotations', 'digit_canvas.json', 'images']
     """
     settings = _settings(settings)
-    found = _read_marker(data_root, settings)
-    if found is not None:
-        if masks and not found.get('masks'):
-            _add_masks(data_root, settings)
-        return data_root
-    if osp.exists(data_root) and (not osp.isdir(data_root) or os.listdir(data_root)):
-        raise FileExistsError(f'data_root={data_root!r} exists and is not a digit canvas folder '
-                              f'made by prepare_digit_canvas (no {_MARKER}); use another '
-                              'data_root.')
-    def write(tmp: str) -> None:
+
+    def write(tmp: str) -> dict:
         sources = source_digits(settings['val_fraction'])
         os.makedirs(osp.join(tmp, 'annotations'))
         for split in SPLITS:
@@ -364,12 +356,12 @@ def prepare_digit_canvas(data_root: str = 'data/digit_det', masks: bool = False,
             if masks:
                 os.makedirs(osp.join(tmp, 'masks', split))
             _write_split(tmp, split, settings, sources, images=True, masks=masks)
-        _write_marker(tmp, dict(settings, masks=masks))
+        return dict(masks=masks)
 
-    build_folder_atomically(data_root, write,
-                            lambda: _read_marker(data_root, settings) is not None)
-    if masks and not _read_marker(data_root, settings).get('masks'):
-        _add_masks(data_root, settings)  # another process prepared it without masks
+    found = prepare_folder(data_root, _MARKER, settings, write, what='digit canvases',
+                           kind='digit canvas', maker='prepare_digit_canvas')
+    if masks and not found.get('masks'):  # prepared earlier (or by another process) without
+        _add_masks(data_root, settings)
     return data_root
 
 
@@ -386,29 +378,9 @@ def _add_masks(data_root: str, settings: dict) -> None:
         except OSError:
             if not osp.isdir(osp.join(data_root, 'masks')):  # else: another process did it
                 raise
-        _write_marker(data_root, dict(settings, masks=True))
+        write_marker(data_root, _MARKER, dict(settings, masks=True))
     finally:
         shutil.rmtree(tmp)
-
-
-def _write_marker(root: str, content: dict) -> None:
-    from ..utils.fileio import atomic_write_path
-    with atomic_write_path(osp.join(root, _MARKER)) as tmp, open(tmp, 'w') as f:
-        json.dump(dict(content, source='sklearn.datasets.load_digits'), f, indent=1)
-
-
-def _read_marker(data_root: str, settings: dict) -> Optional[dict]:
-    """The marker of a prepared folder (None when there is none); other settings: an error."""
-    marker = osp.join(data_root, _MARKER)
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        found = json.load(f)
-    if {k: found.get(k) for k in settings} != settings:
-        raise ValueError(f'data_root={data_root!r} holds digit canvases prepared with '
-                         f'{ {k: found.get(k) for k in settings} }, not {settings}; use another '
-                         'data_root or delete that folder.')
-    return found
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

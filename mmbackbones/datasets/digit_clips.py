@@ -37,7 +37,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from ._folder import build_folder_atomically
+from ._folder import prepare_folder
 from .digit_canvas import (
     SPLITS,
     _background,
@@ -213,37 +213,15 @@ def prepare_digit_clips(data_root: str = 'data/digit_clips', **settings) -> str:
         ['digit_clips.json', 'train', 'val']
     """
     settings = _settings(settings)
-    if _read_marker(data_root, settings) is not None:
-        return data_root
-    if osp.exists(data_root) and (not osp.isdir(data_root) or os.listdir(data_root)):
-        raise FileExistsError(f'data_root={data_root!r} exists and is not a digit clip folder '
-                              f'made by prepare_digit_clips (no {_MARKER}); use another '
-                              'data_root.')
 
     def write(tmp: str) -> None:
         sources = source_digits(settings['val_fraction'])
         for split in SPLITS:
             _write_split(tmp, split, settings, sources)
-        with open(osp.join(tmp, _MARKER), 'w') as f:
-            json.dump(dict(settings, source='sklearn.datasets.load_digits'), f, indent=1)
 
-    build_folder_atomically(data_root, write,
-                            lambda: _read_marker(data_root, settings) is not None)
+    prepare_folder(data_root, _MARKER, settings, write, what='digit clips', kind='digit clip',
+                   maker='prepare_digit_clips')
     return data_root
-
-
-def _read_marker(data_root: str, settings: dict) -> Optional[dict]:
-    """The marker of a prepared folder (None when there is none); other settings: an error."""
-    marker = osp.join(data_root, _MARKER)
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        found = json.load(f)
-    if {k: found.get(k) for k in settings} != settings:
-        raise ValueError(f'data_root={data_root!r} holds digit clips prepared with '
-                         f'{ {k: found.get(k) for k in settings} }, not {settings}; use another '
-                         'data_root or delete that folder.')
-    return found
 
 
 def load_split(data_root: str, split: str) -> tuple[np.ndarray, list[dict]]:

@@ -51,7 +51,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from ._folder import build_folder_atomically
+from ._folder import prepare_folder
 from .digit_canvas import CLASSES, GAP, _blend, _check_range, _clutter_patch, _ink_patch
 from .digit_canvas import source_digits as _source_digits
 
@@ -375,12 +375,6 @@ def prepare_digit_tracks(data_root: str = 'data/digit_tracks', **settings) -> st
         (['annotations', 'digit_tracks.json', 'train', 'val'], ['seq-0000'])
     """
     settings = _settings(settings)
-    if _read_marker(data_root, settings) is not None:
-        return data_root
-    if osp.exists(data_root) and (not osp.isdir(data_root) or os.listdir(data_root)):
-        raise FileExistsError(f'data_root={data_root!r} exists and is not a digit tracks folder '
-                              f'made by prepare_digit_tracks (no {_MARKER}); use another '
-                              'data_root.')
 
     def write(tmp: str) -> None:
         sources = _source_digits(settings['val_fraction'])
@@ -396,26 +390,10 @@ def prepare_digit_tracks(data_root: str = 'data/digit_tracks', **settings) -> st
             with open(osp.join(tmp, 'annotations', f'{split}.json'), 'w') as f:
                 json.dump(_coco_video(split, gts, settings['seq_len'], settings['frame_size']),
                           f)
-        with open(osp.join(tmp, _MARKER), 'w') as f:
-            json.dump(dict(settings, source='sklearn.datasets.load_digits'), f, indent=1)
 
-    build_folder_atomically(data_root, write,
-                            lambda: _read_marker(data_root, settings) is not None)
+    prepare_folder(data_root, _MARKER, settings, write, what='digit tracks',
+                   kind='digit tracks', maker='prepare_digit_tracks')
     return data_root
-
-
-def _read_marker(data_root: str, settings: dict) -> Optional[dict]:
-    """The marker of a prepared folder (None when there is none); other settings: an error."""
-    marker = osp.join(data_root, _MARKER)
-    if not osp.isfile(marker):
-        return None
-    with open(marker) as f:
-        found = json.load(f)
-    if {k: found.get(k) for k in settings} != settings:
-        raise ValueError(f'data_root={data_root!r} holds digit tracks prepared with '
-                         f'{ {k: found.get(k) for k in settings} }, not {settings}; use another '
-                         'data_root or delete that folder.')
-    return found
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -7,7 +7,6 @@ mmpretrain's ``CustomDataset`` reads like any image-folder dataset.
 """
 from __future__ import annotations
 
-import json
 import os
 import os.path as osp
 
@@ -15,7 +14,7 @@ import numpy as np
 from mmpretrain.datasets import CustomDataset
 
 from ..registry import DATASETS
-from ._folder import build_folder_atomically
+from ._folder import prepare_folder
 
 SPLITS = ('train', 'val')
 _MARKER = 'digits.json'
@@ -44,46 +43,28 @@ def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> 
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f'val_fraction={val_fraction!r} must be in (0, 1).')
     settings = dict(val_fraction=val_fraction, seed=seed)
-    if _check_prepared(data_root, settings):
-        return data_root
-    if osp.exists(data_root) and os.listdir(data_root):
-        raise FileExistsError(f'data_root={data_root!r} exists and is not a digits folder made '
-                              f'by prepare_digits (no {_MARKER}); use another data_root.')
 
-    from PIL import Image
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    def write(tmp: str) -> dict:
+        from PIL import Image
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
 
-    digits = load_digits()
-    # 0..16 grey levels to 0..255
-    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    index = np.arange(len(images))
-    train_idx, val_idx = train_test_split(index, test_size=val_fraction, random_state=seed,
-                                          stratify=digits.target)
-    def write(tmp: str) -> None:
+        digits = load_digits()
+        # 0..16 grey levels to 0..255
+        images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
+        index = np.arange(len(images))
+        train_idx, val_idx = train_test_split(index, test_size=val_fraction, random_state=seed,
+                                              stratify=digits.target)
         for split, idx in zip(SPLITS, (train_idx, val_idx)):
             for i in sorted(idx):
                 folder = osp.join(tmp, split, str(digits.target[i]))
                 os.makedirs(folder, exist_ok=True)
                 Image.fromarray(images[i]).save(osp.join(folder, f'{i:04d}.png'))
-        counts = {split: len(idx) for split, idx in zip(SPLITS, (train_idx, val_idx))}
-        with open(osp.join(tmp, _MARKER), 'w') as f:
-            json.dump(dict(settings, counts=counts, source='sklearn.datasets.load_digits'), f)
+        return dict(counts={split: len(idx) for split, idx in zip(SPLITS, (train_idx, val_idx))})
 
-    build_folder_atomically(data_root, write, lambda: _check_prepared(data_root, settings))
+    prepare_folder(data_root, _MARKER, settings, write, what='digits', kind='digits',
+                   maker='prepare_digits')
     return data_root
-
-
-def _check_prepared(data_root: str, settings: dict) -> bool:
-    marker = osp.join(data_root, _MARKER)
-    if not osp.isfile(marker):
-        return False
-    with open(marker) as f:
-        found = json.load(f)
-    if {k: found.get(k) for k in settings} != settings:
-        raise ValueError(f'data_root={data_root!r} holds digits prepared with {found}, not '
-                         f'{settings}; use another data_root or delete that folder.')
-    return True
 
 
 @DATASETS.register_module()

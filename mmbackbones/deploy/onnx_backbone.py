@@ -9,7 +9,32 @@ import torch.nn as nn
 from ..models.backbones.base import FeatureSpec
 
 
-class OnnxBackbone(nn.Module):
+class ExportedBackbone(nn.Module):
+    """A backbone run by another runtime from a file that ``tools/deployment/export.py`` wrote:
+    it publishes the ``out_channels``/``out_strides``/``output_shape()`` stored in the file's
+    metadata (:func:`~mmbackbones.deploy.export.backbone_metadata`)."""
+
+    def _publish(self, path: str, meta: dict[str, str], n_out: int) -> None:
+        self.path = path
+        self.metadata = dict(meta)
+        channels = json.loads(meta['out_channels']) if 'out_channels' in meta else None
+        strides = json.loads(meta['out_strides']) if 'out_strides' in meta else None
+        if channels is not None and len(channels) != n_out:
+            raise ValueError(f'{path}: metadata out_channels={channels} names {len(channels)} '
+                             f'outputs, the model has {n_out}.')
+        self.out_channels = tuple(channels) if channels is not None else None
+        self.out_strides = tuple(strides) if strides is not None else None
+        shape = meta.get('example_input_shape')
+        self.example_input_shape = tuple(json.loads(shape)) if shape else None
+
+    def output_shape(self) -> list[FeatureSpec]:
+        if self.out_channels is None or self.out_strides is None:
+            raise AttributeError(f'{self.path} carries no out_channels/out_strides metadata; '
+                                 'export it with tools/deployment/export.py.')
+        return [FeatureSpec(c, s) for c, s in zip(self.out_channels, self.out_strides)]
+
+
+class OnnxBackbone(ExportedBackbone):
     """Runs an ONNX file written by ``tools/deployment/export.py`` with onnxruntime.
 
     It takes the same input and returns the same tuple as the backbone it was exported from, and
@@ -43,27 +68,10 @@ class OnnxBackbone(nn.Module):
             available = ort.get_available_providers()
             providers = [p for p in ('CUDAExecutionProvider', 'CPUExecutionProvider')
                          if p in available]
-        self.path = path
         self.session = ort.InferenceSession(path, sess_options=options, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.metadata = dict(meta)
-        n_out = len(self.session.get_outputs())
-        channels = json.loads(meta['out_channels']) if 'out_channels' in meta else None
-        strides = json.loads(meta['out_strides']) if 'out_strides' in meta else None
-        if channels is not None and len(channels) != n_out:
-            raise ValueError(f'{path}: metadata out_channels={channels} names {len(channels)} '
-                             f'outputs, the model has {n_out}.')
-        self.out_channels = tuple(channels) if channels is not None else None
-        self.out_strides = tuple(strides) if strides is not None else None
-        shape = meta.get('example_input_shape')
-        self.example_input_shape = tuple(json.loads(shape)) if shape else None
-
-    def output_shape(self) -> list[FeatureSpec]:
-        if self.out_channels is None or self.out_strides is None:
-            raise AttributeError(f'{self.path} carries no out_channels/out_strides metadata; '
-                                 'export it with tools/deployment/export.py.')
-        return [FeatureSpec(c, s) for c, s in zip(self.out_channels, self.out_strides)]
+        self._publish(path, self.session.get_modelmeta().custom_metadata_map,
+                      len(self.session.get_outputs()))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         array = x.detach().to('cpu', torch.float32).contiguous().numpy()

@@ -8,12 +8,10 @@ OpenVINO's CPU plugin on Intel CPUs; it also runs on AMD x86 CPUs, without suppo
 from __future__ import annotations
 
 import importlib.util
-import json
 
 import torch
-import torch.nn as nn
 
-from ..models.backbones.base import FeatureSpec
+from .onnx_backbone import ExportedBackbone
 
 INSTALL_OPENVINO = 'pip install openvino nncf  (or tools/install.sh --with-openvino)'
 RT_SECTION = 'mmbackbones'  # where our metadata lives in the IR's rt_info
@@ -45,7 +43,7 @@ def get_metadata(ov_model) -> dict[str, str]:
     return meta
 
 
-class OpenVinoBackbone(nn.Module):
+class OpenVinoBackbone(ExportedBackbone):
     """Runs an OpenVINO IR (``.xml``) or ONNX file written by ``tools/deployment/export.py``.
 
     It takes the same input and returns the same tuple as the backbone it was exported from, and
@@ -76,12 +74,10 @@ class OpenVinoBackbone(nn.Module):
             raise ValueError(f'precision_hint={precision_hint!r}; allowed: {HINTS}.')
         import openvino as ov
         core = ov.Core()
-        self.path = path
         ov_model = core.read_model(path)
         meta = get_metadata(ov_model)
         if not meta and path.endswith('.onnx'):
             meta = _onnx_metadata(path)
-        self.metadata = meta
         config = {'INFERENCE_NUM_THREADS': int(threads or torch.get_num_threads())}
         if precision_hint is not None:
             config['INFERENCE_PRECISION_HINT'] = precision_hint
@@ -89,22 +85,7 @@ class OpenVinoBackbone(nn.Module):
         hint = self.compiled.get_property('INFERENCE_PRECISION_HINT')
         self.precision = hint.get_type_name() if hasattr(hint, 'get_type_name') else str(hint)
         self.request = self.compiled.create_infer_request()
-        n_out = len(self.compiled.outputs)
-        channels = json.loads(meta['out_channels']) if 'out_channels' in meta else None
-        strides = json.loads(meta['out_strides']) if 'out_strides' in meta else None
-        if channels is not None and len(channels) != n_out:
-            raise ValueError(f'{path}: metadata out_channels={channels} names {len(channels)} '
-                             f'outputs, the model has {n_out}.')
-        self.out_channels = tuple(channels) if channels is not None else None
-        self.out_strides = tuple(strides) if strides is not None else None
-        shape = meta.get('example_input_shape')
-        self.example_input_shape = tuple(json.loads(shape)) if shape else None
-
-    def output_shape(self) -> list[FeatureSpec]:
-        if self.out_channels is None or self.out_strides is None:
-            raise AttributeError(f'{self.path} carries no out_channels/out_strides metadata; '
-                                 'export it with tools/deployment/export.py.')
-        return [FeatureSpec(c, s) for c, s in zip(self.out_channels, self.out_strides)]
+        self._publish(path, meta, len(self.compiled.outputs))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         array = x.detach().to('cpu', torch.float32).contiguous().numpy()
