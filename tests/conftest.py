@@ -145,6 +145,9 @@ I3D_R50 = dict(type='ResNet3d', pretrained2d=True, pretrained='torchvision://res
                conv_cfg=dict(type='Conv3d'), norm_eval=False,
                inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)),
                zero_init_residual=False)
+#: I3D's stem and inflation pattern (of :data:`I3D_R50`), for inflating a 2D ResNet-50.
+I3D = dict(conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,
+           inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)))
 #: torchvision's video ``r3d_18`` as our ResNet3d.
 R3D_18 = dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7), with_pool1=False,
               with_pool2=False, temporal_strides=(1, 2, 2, 2), inflate=1)

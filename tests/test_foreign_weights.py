@@ -24,6 +24,7 @@ from mmbackbones.models import ResNet, ResNet3d
 from mmbackbones.registry import MODELS
 
 from conftest import (
+    I3D,
     I3D_R50,
     R3D_18,
     assert_features_close,
@@ -623,6 +624,17 @@ def test_detectron2_msra_needs_style_caffe(tmp_path):
         assert not torch.allclose(ours.eval()(X)[1], case.theirs(X)[1], atol=1e-3)
 
 
+def assert_inflated_matches(model3d: ResNet3d, expected: list, frame: torch.Tensor,
+                            frames: int = 8) -> None:
+    """On a static clip of ``frame``, every time step of every output is the 2D feature."""
+    clip = frame.unsqueeze(2).expand(-1, -1, frames, -1, -1).contiguous()
+    with torch.no_grad():
+        out3d = model3d.eval()(clip)
+    for out, feature in zip(out3d, expected):
+        for t in range(out.shape[2]):
+            assert_features_close([out[:, :, t]], [feature])
+
+
 def test_detectron2_checkpoint_inflates_into_resnet3d(tmp_path):
     """Inflation reads layouts through the same core: a Caffe2 .pkl initialises an I3D."""
     case = detectron2_caffe2_names(tmp_path)
@@ -630,12 +642,37 @@ def test_detectron2_checkpoint_inflates_into_resnet3d(tmp_path):
     report = inflate_pretrained(model3d, str(case.checkpoint), method='center')
     assert report.layout == 'detectron2' and report.untouched == []
     assert 'layout: detectron2' in report.format()
-    clip = X.unsqueeze(2).expand(-1, -1, 8, -1, -1).contiguous()
     with torch.no_grad():
-        out3d = model3d.eval()(clip)
-        for out, expected in zip(out3d, case.theirs(X)):
-            for t in range(out.shape[2]):
-                assert_features_close([out[:, :, t]], [expected])
+        expected = case.theirs(X)
+    assert_inflated_matches(model3d, expected, X)
+
+
+FRAME = seeded_input(2, 3, 64, 64, seed=3)
+
+
+@pytest.mark.slow
+def test_torchvision_checkpoint_inflates_center(tmp_path):
+    case = torchvision_resnet(tmp_path)
+    model3d = ResNet3d(depth=18, **dict(I3D, inflate=(1, (0, 1), 1, (1, 0))))
+    report = inflate_pretrained(model3d, str(case.checkpoint), method='center')
+    assert report.unused == ['fc.weight', 'fc.bias'] and report.untouched == []
+    with torch.no_grad():
+        expected = case.theirs(FRAME)
+    assert_inflated_matches(model3d, expected, FRAME)
+
+
+@pytest.mark.slow
+@MMPRETRAIN
+def test_mmpretrain_checkpoint_inflates_center(tmp_path):
+    backbone = dict(type='ResNet', depth=50, base_channels=16, stem_channels=16,
+                    out_indices=(0, 1, 2, 3))
+    case = mmpretrain_classifier(tmp_path, backbone, 512, atomic=True)
+    model3d = ResNet3d(depth=50, base_channels=16, **I3D)
+    report = inflate_pretrained(model3d, str(case.checkpoint), method='center')
+    assert report.prefix == 'backbone.' and report.untouched == []
+    with torch.no_grad():
+        expected = case.theirs(FRAME)
+    assert_inflated_matches(model3d, expected, FRAME)
 
 
 # ------------------------------------------------------------------------ GoogLeNet
