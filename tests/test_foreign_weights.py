@@ -651,25 +651,21 @@ FRAME = seeded_input(2, 3, 64, 64, seed=3)
 
 
 @pytest.mark.slow
-def test_torchvision_checkpoint_inflates_center(tmp_path):
-    case = torchvision_resnet(tmp_path)
-    model3d = ResNet3d(depth=18, **dict(I3D, inflate=(1, (0, 1), 1, (1, 0))))
+@pytest.mark.parametrize('make,cfg3d,expect', [
+    pytest.param(torchvision_resnet, dict(depth=18, **dict(I3D, inflate=(1, (0, 1), 1, (1, 0)))),
+                 dict(unused=['fc.weight', 'fc.bias'], untouched=[]), id='torchvision'),
+    pytest.param(partial(mmpretrain_classifier, in_channels=512, atomic=True, backbone=dict(
+        type='ResNet', depth=50, base_channels=16, stem_channels=16, out_indices=(0, 1, 2, 3))),
+                 dict(depth=50, base_channels=16, **I3D),
+                 dict(prefix='backbone.', untouched=[]), id='mmpretrain', marks=MMPRETRAIN),
+])
+def test_2d_checkpoint_inflates_center(make, cfg3d, expect, tmp_path):
+    """A foreign 2D checkpoint inflated with 'center': the I3D gives its features at every
+    time step of a static clip."""
+    case = make(tmp_path)
+    model3d = ResNet3d(**cfg3d)
     report = inflate_pretrained(model3d, str(case.checkpoint), method='center')
-    assert report.unused == ['fc.weight', 'fc.bias'] and report.untouched == []
-    with torch.no_grad():
-        expected = case.theirs(FRAME)
-    assert_inflated_matches(model3d, expected, FRAME)
-
-
-@pytest.mark.slow
-@MMPRETRAIN
-def test_mmpretrain_checkpoint_inflates_center(tmp_path):
-    backbone = dict(type='ResNet', depth=50, base_channels=16, stem_channels=16,
-                    out_indices=(0, 1, 2, 3))
-    case = mmpretrain_classifier(tmp_path, backbone, 512, atomic=True)
-    model3d = ResNet3d(depth=50, base_channels=16, **I3D)
-    report = inflate_pretrained(model3d, str(case.checkpoint), method='center')
-    assert report.prefix == 'backbone.' and report.untouched == []
+    assert {name: getattr(report, name) for name in expect} == expect
     with torch.no_grad():
         expected = case.theirs(FRAME)
     assert_inflated_matches(model3d, expected, FRAME)
