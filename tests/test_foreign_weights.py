@@ -441,7 +441,7 @@ SLOW = pytest.mark.slow
 TORCHVISION = needs('torchvision', 'pip install torchvision')
 TIMM = needs('timm', 'pip install timm')
 MMPRETRAIN = needs('mmpretrain', 'pip install mmpretrain==1.2.0')
-MMACTION = needs('mmaction', 'pip install --no-deps mmaction2==1.2.0')
+MMACTION = needs('mmaction', 'bash tools/install.sh --with-mmaction')
 GCB = [dict(cfg=dict(type='ContextBlock', ratio=1. / 16), stages=(False, True, True, True),
             position='after_conv3')]
 DCN = dict(type='DCN', deform_groups=1, fallback_on_stride=False)

@@ -133,7 +133,7 @@ def test_bad_configs_name_argument_value_and_allowed(kwargs, exc, match):
 
 # ---------------------------------------------------------------- mmaction2 configs
 @pytest.mark.skipif(not has_module('mmaction'), reason='mmaction2 is not installed '
-                    '(pip install --no-deps mmaction2==1.2.0)')
+                    '(bash tools/install.sh --with-mmaction)')
 def test_mmaction2_i3d_configs_build_unchanged():
     """Every backbone dict of mmaction2's own I3D configs builds once its type names ours."""
     spec = importlib.util.find_spec('mmaction')
