@@ -1,6 +1,7 @@
 """Shared test helpers: what is registered, how to build it small, foreign-weight plumbing."""
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -136,6 +137,32 @@ def assert_features_close(ours, theirs, atol=1e-4, rtol=1e-4) -> None:
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+#: mmaction2 1.x ``_base_/models/i3d_r50.py``, the backbone dict as published (type aside).
+I3D_R50 = dict(type='ResNet3d', pretrained2d=True, pretrained='torchvision://resnet50', depth=50,
+               conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,
+               conv_cfg=dict(type='Conv3d'), norm_eval=False,
+               inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)),
+               zero_init_residual=False)
+#: I3D's stem and inflation pattern (of :data:`I3D_R50`), for inflating a 2D ResNet-50.
+I3D = dict(conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,
+           inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)))
+#: torchvision's video ``r3d_18`` as our ResNet3d.
+R3D_18 = dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7), with_pool1=False,
+              with_pool2=False, temporal_strides=(1, 2, 2, 2), inflate=1)
+
+
+@functools.lru_cache(maxsize=1)
+def mmaction_resnet3d_module() -> ModuleType:
+    """mmaction2's resnet3d.py, loaded on its own: its wheel lacks models/localizers/drn, so
+    ``import mmaction.models`` fails."""
+    spec = importlib.util.find_spec('mmaction')
+    path = osp.join(spec.submodule_search_locations[0], 'models', 'backbones', 'resnet3d.py')
+    module_spec = importlib.util.spec_from_file_location('_mmaction_resnet3d', path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def load_into_ours(path, **cfg) -> nn.Module:

@@ -1,22 +1,20 @@
-"""2D-to-3D inflation: the static-clip properties of 'center' and 'mean', the layouts it reads,
-its report, and mmaction2's ``pretrained``/``pretrained2d``."""
+"""2D-to-3D inflation: the static-clip properties of 'center' and 'mean', ours and mmdet's
+layouts (foreign ones: test_foreign_weights.py), its report, and mmaction2's
+``pretrained``/``pretrained2d``."""
 import math
 
 import pytest
 import torch
 import torch.nn as nn
 
-from mmbackbones.checkpoint import CheckpointMismatchError, save_atomic
+from mmbackbones.checkpoint import CheckpointMismatchError
 from mmbackbones.checkpoint.inflate import inflate_pretrained, inflate_state_dict, inflate_weight
 from mmbackbones.models import ResNet, ResNet3d
 from mmbackbones.models.layers import BasicBlock
 
-from conftest import has_module, randomize
+from conftest import I3D, randomize
 
 FRAME = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-I3D = dict(conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,
-           inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)))
-
 
 def static_clip(frames: int) -> torch.Tensor:
     return FRAME.unsqueeze(2).expand(-1, -1, frames, -1, -1).contiguous()
@@ -130,48 +128,6 @@ def test_mean_static_clip_gives_2d_features_inside_the_clip(cfg, frames, tmp_pat
                 some_edge_differs |= not torch.allclose(out3d[:, :, t], out2d, atol=1e-3)
     # zero temporal padding changes the ends: the test would notice a wrong interior
     assert some_edge_differs
-
-
-@pytest.mark.slow
-def test_torchvision_layout_center_reproduces_torchvision_features(tmp_path):
-    import torchvision
-    theirs = randomize(torchvision.models.resnet18(weights=None)).eval()
-    path = tmp_path / 'resnet18.pth'
-    torch.save(theirs.state_dict(), path)
-    model3d = ResNet3d(depth=18, **dict(I3D, inflate=(1, (0, 1), 1, (1, 0))))
-    report = inflate_pretrained(model3d, str(path), method='center')
-    assert report.unused == ['fc.weight', 'fc.bias'] and report.untouched == []
-    with torch.no_grad():
-        x = theirs.maxpool(theirs.relu(theirs.bn1(theirs.conv1(FRAME))))
-        expected = []
-        for layer in (theirs.layer1, theirs.layer2, theirs.layer3, theirs.layer4):
-            x = layer(x)
-            expected.append(x)
-    for out3d, out2d in zip(features_3d(model3d, 8), expected):
-        for t in range(out3d.shape[2]):
-            assert_close(out3d[:, :, t], out2d)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('mmpretrain'), reason='mmpretrain is not installed')
-def test_mmpretrain_classifier_layout(tmp_path):
-    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-    theirs = PRETRAIN_MODELS.build(dict(
-        type='ImageClassifier', backbone=dict(type='ResNet', depth=50, base_channels=16,
-                                              stem_channels=16, out_indices=(0, 1, 2, 3)),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=512)))
-    randomize(theirs).eval()
-    path = tmp_path / 'epoch_1.pth'
-    save_atomic({'meta': {'epoch': 1}, 'state_dict': theirs.state_dict()}, str(path))
-    model3d = ResNet3d(depth=50, base_channels=16, **I3D)
-    report = inflate_pretrained(model3d, str(path), method='center')
-    assert report.prefix == 'backbone.' and report.untouched == []
-    with torch.no_grad():
-        expected = theirs.backbone(FRAME)
-    for out3d, out2d in zip(features_3d(model3d, 8), expected):
-        for t in range(out3d.shape[2]):
-            assert_close(out3d[:, :, t], out2d)
 
 
 def test_inflate_weight_methods():

@@ -1,5 +1,4 @@
-"""Res2Net: exact sizes, the hierarchical block, stride-1 pooling, stems, options, weights."""
-import copy
+"""Res2Net: exact sizes, the hierarchical block, stride-1 pooling, stems, options."""
 import os.path as osp
 
 import pytest
@@ -8,20 +7,15 @@ from mmengine.config import Config
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmbackbones.analysis.metafile import metadata
-from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import Bottle2neck, Res2Net
 from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS
 
 from conftest import (
     MODEL_CONFIGS,
-    assert_features_close,
-    has_module,
-    load_into_ours,
     mmcv_ops_available,
     n_params,
     randomize,
-    requires_mmdet,
     seeded_input,
 )
 
@@ -275,72 +269,3 @@ def test_dcn_in_split_convs():
     assert model.layer2[1].with_dcn and not model.layer2[0].with_dcn
     with torch.no_grad():
         assert model(torch.rand(2, 3, 96, 96))[-1].shape == (2, 2048, 3, 3)
-
-
-# ---------------------------------------------------------------- foreign weights
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('mmpretrain'), reason='mmpretrain is not installed')
-@pytest.mark.parametrize('v1b', [False, True])
-def test_mmpretrain_classifier_checkpoint(tmp_path, v1b):
-    """mmpretrain pools the last split at stride 1: equal with stride1_pool=True, not without."""
-    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-    backbone = dict(type='Res2Net', depth=50, scales=4, base_width=26, deep_stem=v1b,
-                    avg_down=v1b, out_indices=(0, 1, 2, 3))
-    theirs = PRETRAIN_MODELS.build(dict(
-        type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=2048)))
-    randomize(theirs).eval()
-    path = tmp_path / 'epoch_1.pth'
-    save_atomic({'meta': {'epoch': 1}, 'state_dict': theirs.state_dict()}, str(path))
-    with torch.no_grad():
-        expected = theirs.backbone(X)
-        assert_features_close(load_into_ours(path, stride1_pool=True, **backbone)(X), expected)
-        default = load_into_ours(path, **backbone)(X)
-    assert not torch.allclose(default[0], expected[0], atol=1e-3)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('timm'), reason='timm is not installed')
-@pytest.mark.parametrize('arch,cfg,suffix', [
-    ('res2net50_26w_4s', dict(type='res2net50_26w_4s'), '.pth'),
-    ('res2net50_48w_2s', dict(type='Res2Net', depth=50, scales=2, base_width=48,
-                              deep_stem=False, avg_down=False), '.pth'),
-    ('res2net50d', dict(type='res2net50_v1b_26w_4s'), '.safetensors'),
-])
-def test_timm_weights(tmp_path, arch, cfg, suffix):
-    import timm
-    theirs = randomize(timm.create_model(arch, pretrained=False)).eval()
-    path = tmp_path / f'{arch}{suffix}'
-    if suffix == '.safetensors':
-        from safetensors.torch import save_file
-        save_file({k: v.contiguous() for k, v in theirs.state_dict().items()}, str(path))
-    else:
-        torch.save(theirs.state_dict(), path)
-    ours = load_into_ours(path, stride1_pool=True, **cfg)
-    with torch.no_grad():
-        expected = theirs.forward_intermediates(X, indices=[1, 2, 3, 4], intermediates_only=True)
-        assert_features_close(ours(X), expected)
-
-
-@pytest.mark.slow
-@requires_mmdet
-@pytest.mark.parametrize('cfg', [
-    dict(type='Res2Net', depth=101, scales=4, base_width=26, frozen_stages=1, norm_eval=True,
-         style='pytorch'),
-    dict(type='Res2Net', depth=50, scales=8, base_width=14,
-         plugins=[dict(cfg=dict(type='ContextBlock', ratio=1. / 16), position='after_conv3',
-                       stages=(False, True, True, True))]),
-    dict(type='Res2Net', depth=50, dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
-         stage_with_dcn=(False, False, True, True)),
-])
-def test_mmdet_detector_checkpoint(tmp_path, cfg):
-    """mmdet's Res2Net (v1b, last split unpooled at stride 1) equals our defaults."""
-    from mmdet.registry import MODELS as DET_MODELS
-    theirs = randomize(DET_MODELS.build(copy.deepcopy(cfg)))
-    theirs.eval()  # mmdet's ResNet.train() returns None
-    state = {f'backbone.{k}': v for k, v in theirs.state_dict().items()}
-    path = tmp_path / 'faster_rcnn.pth'
-    torch.save({'meta': {'mmdet_version': '3.3.0'}, 'state_dict': state}, path)
-    ours = load_into_ours(path, **cfg)
-    with torch.no_grad():
-        assert_features_close(ours(X), theirs(X))

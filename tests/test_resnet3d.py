@@ -1,5 +1,4 @@
-"""ResNet3d: exact sizes, configs, mmaction2 and torchvision R3D weights, options and errors."""
-import functools
+"""ResNet3d: exact sizes, configs, options and errors (foreign weights: test_foreign_weights.py)."""
 import glob
 import importlib.util
 import os.path as osp
@@ -13,17 +12,9 @@ from mmbackbones.analysis.metafile import metadata
 from mmbackbones.models import ResNet3d
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, n_params, randomize
+from conftest import I3D_R50, R3D_18, has_module, n_params
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# mmaction2 1.x `_base_/models/i3d_r50.py`, backbone dict as published (type aside)
-I3D_R50 = dict(type='ResNet3d', pretrained2d=True, pretrained='torchvision://resnet50', depth=50,
-               conv1_kernel=(5, 7, 7), conv1_stride_t=2, pool1_stride_t=2,
-               conv_cfg=dict(type='Conv3d'), norm_eval=False,
-               inflate=((1, 1, 1), (1, 0, 1, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0)),
-               zero_init_residual=False)
-R3D_18 = dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7), with_pool1=False,
-              with_pool2=False, temporal_strides=(1, 2, 2, 2), inflate=1)
 
 
 
@@ -140,57 +131,9 @@ def test_bad_configs_name_argument_value_and_allowed(kwargs, exc, match):
         ResNet3d(**kwargs)
 
 
-# ---------------------------------------------------------------- foreign 3D weights
-@functools.lru_cache(maxsize=1)
-def _mmaction_resnet3d_module():
-    """mmaction2's resnet3d.py, loaded on its own: its wheel lacks models/localizers/drn, so
-    ``import mmaction.models`` fails."""
-    spec = importlib.util.find_spec('mmaction')
-    path = osp.join(spec.submodule_search_locations[0], 'models', 'backbones', 'resnet3d.py')
-    module_spec = importlib.util.spec_from_file_location('_mmaction_resnet3d', path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.slow
+# ---------------------------------------------------------------- mmaction2 configs
 @pytest.mark.skipif(not has_module('mmaction'), reason='mmaction2 is not installed '
-                    '(pip install --no-deps mmaction2==1.2.0)')
-@pytest.mark.parametrize('cfg', [
-    dict(I3D_R50, base_channels=16, pretrained=None),
-    dict(depth=50, base_channels=16, inflate_style='3x3x3', style='caffe', with_pool2=False,
-         spatial_strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), temporal_strides=(1, 2, 1, 1)),
-    dict(I3D_R50, base_channels=16, pretrained=None,
-         non_local=((0, 0, 0), (0, 1, 0, 1), (0, 1, 0, 1, 0, 1), (0, 0, 0)),
-         non_local_cfg=dict(sub_sample=True, use_scale=False,
-                            norm_cfg=dict(type='BN3d', requires_grad=True),
-                            mode='dot_product')),
-    dict(depth=18, base_channels=16, inflate=(1, (1, 0), 0, 1), conv1_kernel=(1, 7, 7)),
-])
-def test_mmaction2_checkpoint(tmp_path, cfg):
-    """An mmaction2 Recognizer3D checkpoint ('backbone.' + 'cls_head.' keys, ConvModule names)
-    from mmaction2's own ResNet3d, built from the same dict as ours."""
-    cfg = {k: v for k, v in cfg.items() if k != 'type'}
-    module = _mmaction_resnet3d_module()
-    theirs = randomize(module.ResNet3d(**dict(cfg, out_indices=(0, 1, 2, 3))))
-    theirs.eval()  # mmaction2's train() returns None
-    with torch.no_grad():  # random non-local weights at full scale overflow dot products
-        for name, p in theirs.named_parameters():
-            if 'non_local_block' in name:
-                p.mul_(0.1)
-    state = {f'backbone.{k}': v for k, v in theirs.state_dict().items()}
-    state['cls_head.fc_cls.weight'] = torch.zeros(400, theirs.feat_dim)
-    path = tmp_path / 'i3d.pth'
-    torch.save({'meta': {'mmaction_version': '1.2.0'}, 'state_dict': state}, path)
-    ours = ResNet3d(**cfg, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    ours.init_weights()
-    x = clip(1, 3, 8, 64, 64)
-    with torch.no_grad():
-        assert_features_close(ours.eval()(x), theirs(x))
-
-
-@pytest.mark.skipif(not has_module('mmaction'), reason='mmaction2 is not installed '
-                    '(pip install --no-deps mmaction2==1.2.0)')
+                    '(bash tools/install.sh --with-mmaction)')
 def test_mmaction2_i3d_configs_build_unchanged():
     """Every backbone dict of mmaction2's own I3D configs builds once its type names ours."""
     spec = importlib.util.find_spec('mmaction')
@@ -209,21 +152,3 @@ def test_mmaction2_i3d_configs_build_unchanged():
     nl = counts['i3d_imagenet-pretrained-r50-nl-dot-product_8xb8-32x2x1-100e_kinetics400-rgb.py']
     assert head == 819_600
     assert round((nl + head) / 1e6, 1) == metadata('i3d_r50_nl_dot_product', 'Parameters') / 1e6
-
-
-@pytest.mark.slow
-def test_torchvision_r3d_18(tmp_path):
-    import torchvision
-    theirs = randomize(torchvision.models.video.r3d_18(weights=None)).eval()
-    path = tmp_path / 'r3d_18.pth'
-    torch.save(theirs.state_dict(), path)
-    ours = MODELS.build(dict(R3D_18, init_cfg=dict(type='Pretrained', checkpoint=str(path))))
-    ours.init_weights()
-    x = clip(1, 3, 8, 56, 56)
-    with torch.no_grad():
-        y = theirs.stem(x)
-        expected = []
-        for layer in (theirs.layer1, theirs.layer2, theirs.layer3, theirs.layer4):
-            y = layer(y)
-            expected.append(y)
-        assert_features_close(ours.eval()(x), expected)

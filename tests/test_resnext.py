@@ -1,4 +1,4 @@
-"""ResNeXt: exact sizes, the grouped 3x3 only, both libraries' configs, foreign weights."""
+"""ResNeXt: exact sizes, the grouped 3x3 only, both libraries' configs."""
 import os.path as osp
 
 import pytest
@@ -6,23 +6,14 @@ import torch
 from mmengine.config import Config
 
 from mmbackbones.analysis.metafile import metadata
-from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import ResNeXt
 from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS
 
 from conftest import (
     MODEL_CONFIGS,
-    assert_features_close,
-    has_module,
-    load_into_ours,
     n_params,
-    randomize,
-    requires_mmdet,
-    seeded_input,
 )
-
-X = seeded_input(2, 3, 96, 96)
 
 
 # configs/resnext/metafile.yml: torchvision num_params / the analytic values, with the
@@ -133,73 +124,3 @@ def test_resnet_options_work_together():
 def test_bad_configs_name_argument_value_and_allowed(kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):
         MODELS.build(dict(type='ResNeXt', **kwargs))
-
-
-# ---------------------------------------------------------------- foreign weights
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('torchvision'), reason='torchvision is not installed')
-def test_torchvision_weights(tmp_path):
-    import torchvision
-    theirs = randomize(torchvision.models.resnext50_32x4d(weights=None)).eval()
-    path = tmp_path / 'resnext50_32x4d.pth'
-    torch.save(theirs.state_dict(), path)
-    ours = load_into_ours(path, type='resnext50_32x4d')
-    with torch.no_grad():
-        x = theirs.maxpool(theirs.relu(theirs.bn1(theirs.conv1(X))))
-        expected = []
-        for layer in (theirs.layer1, theirs.layer2, theirs.layer3, theirs.layer4):
-            x = layer(x)
-            expected.append(x)
-        assert_features_close(ours(X), expected)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('timm'), reason='timm is not installed')
-def test_timm_weights(tmp_path):
-    import timm
-    from safetensors.torch import save_file
-    theirs = randomize(timm.create_model('resnext50_32x4d', pretrained=False)).eval()
-    path = tmp_path / 'model.safetensors'
-    save_file({k: v.contiguous() for k, v in theirs.state_dict().items()}, str(path))
-    ours = load_into_ours(path, type='ResNeXt', depth=50, groups=32, base_width=4)
-    with torch.no_grad():
-        expected = theirs.forward_intermediates(X, indices=[1, 2, 3, 4], intermediates_only=True)
-        assert_features_close(ours(X), expected)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('mmpretrain'), reason='mmpretrain is not installed')
-@pytest.mark.parametrize('extra', [dict(), dict(deep_stem=True, avg_down=True)])
-def test_mmpretrain_classifier_checkpoint(tmp_path, extra):
-    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-    backbone = dict(type='ResNeXt', depth=50, num_stages=4, out_indices=(0, 1, 2, 3), groups=32,
-                    width_per_group=4, style='pytorch', **extra)
-    theirs = PRETRAIN_MODELS.build(dict(
-        type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=2048)))
-    randomize(theirs).eval()
-    path = tmp_path / 'epoch_1.pth'
-    save_atomic({'meta': {'epoch': 1}, 'state_dict': theirs.state_dict()}, str(path))
-    ours = load_into_ours(path, **backbone)  # their backbone dict, unchanged
-    with torch.no_grad():
-        assert_features_close(ours(X), theirs.backbone(X))
-
-
-@pytest.mark.slow
-@requires_mmdet
-@pytest.mark.parametrize('cfg', [
-    dict(type='ResNeXt', depth=101, groups=64, base_width=4, frozen_stages=1, norm_eval=True,
-         style='pytorch'),
-    dict(type='ResNeXt', depth=50, groups=32, base_width=4, style='caffe',
-         plugins=[dict(cfg=dict(type='ContextBlock', ratio=1. / 16), position='after_conv3')]),
-])
-def test_mmdet_detector_checkpoint(tmp_path, cfg):
-    from mmdet.registry import MODELS as DET_MODELS
-    theirs = randomize(DET_MODELS.build(dict(cfg)))
-    theirs.eval()  # mmdet's ResNet.train() returns None
-    state = {f'backbone.{k}': v for k, v in theirs.state_dict().items()}
-    path = tmp_path / 'faster_rcnn.pth'
-    torch.save({'meta': {'mmdet_version': '3.3.0'}, 'state_dict': state}, path)
-    ours = load_into_ours(path, **cfg)
-    with torch.no_grad():
-        assert_features_close(ours(X), theirs(X))

@@ -1,16 +1,15 @@
-"""VGG: parameter counts, arguments, the classifier output, and foreign weights/configs."""
+"""VGG: parameter counts, arguments, the classifier output, mmpretrain configs (foreign weights:
+test_foreign_weights.py)."""
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn as nn
 
 from mmbackbones.analysis.metafile import metadata
-from mmbackbones.checkpoint import save_atomic
 from mmbackbones.models import VGG
 from mmbackbones.registry import MODELS
 
-from conftest import assert_features_close, has_module, load_into_ours, n_params, randomize
+from conftest import has_module, n_params
 
 # torchvision num_params (configs/vgg/metafile.yml), 1000 classes; mmpretrain's are these rounded
 ZOO_PARAMS = {name: metadata(name, 'Parameters') for name in (
@@ -97,70 +96,10 @@ def test_named_variants():
         MODELS.build(dict(type='vgg13', norm_cfg=dict(type='BN')))
 
 
-# ------------------------------------------------------------------ foreign weights and configs
+# ------------------------------------------------------------------ other libraries' configs
 CONFIGS = Path(__file__).resolve().parents[1] / 'configs'
-X224 = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(2))
 
 
-
-
-def flat_stage_outputs(features: nn.Sequential, x: torch.Tensor) -> list:
-    """torchvision/timm ``features``: the output after each max pool is a stage output."""
-    outs = []
-    for layer in features:
-        x = layer(x)
-        if isinstance(layer, nn.MaxPool2d):
-            outs.append(x)
-    return outs
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('mmpretrain'), reason='mmpretrain is not installed')
-def test_mmpretrain_checkpoint_and_config(tmp_path):
-    """mmpretrain's VGG-11-BN classifier checkpoint loads and gives its outputs; its backbone
-    config builds ours once the type is ours."""
-    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
-    backbone = dict(depth=11, norm_cfg=dict(type='BN'), num_classes=10,
-                    out_indices=(0, 1, 2, 3, 4))
-    theirs = PRETRAIN_MODELS.build(dict(type='ImageClassifier', backbone=dict(type='VGG',
-                                                                                **backbone),
-                                        neck=None, head=dict(type='ClsHead')))
-    randomize(theirs).eval()
-    path = tmp_path / 'epoch_1.pth'
-    save_atomic({'meta': {'epoch': 1}, 'state_dict': theirs.state_dict()}, str(path))
-    backbone['out_indices'] = (0, 1, 2, 3, 4, 5)  # ours returns the classifier only if asked
-    ours = load_into_ours(path, **dict(backbone, type='VGG'))
-    with torch.no_grad():
-        assert_features_close(ours(X224), theirs.backbone(X224))
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('torchvision'), reason='torchvision is not installed')
-@pytest.mark.parametrize('arch,with_bn', [('vgg11', False), ('vgg11_bn', True)])
-def test_torchvision_checkpoint(tmp_path, arch, with_bn):
-    import torchvision
-    theirs = randomize(getattr(torchvision.models, arch)(weights=None, num_classes=10)).eval()
-    path = tmp_path / f'{arch}.pth'
-    torch.save(theirs.state_dict(), path)
-    ours = load_into_ours(path, type='VGG', depth=11, num_classes=10,
-                          norm_cfg=dict(type='BN') if with_bn else None)
-    with torch.no_grad():
-        expected = flat_stage_outputs(theirs.features, X224) + [theirs(X224)]
-        assert_features_close(ours(X224), expected)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not has_module('timm'), reason='timm is not installed')
-def test_timm_checkpoint_with_conv_mlp_head(tmp_path):
-    """timm's pre_logits ConvMlp (7x7 and 1x1 convs) and head.fc become classifier.0/3/6."""
-    import timm
-    theirs = randomize(timm.create_model('vgg11_bn', pretrained=False, num_classes=10)).eval()
-    path = tmp_path / 'vgg11_bn.pth'
-    torch.save(theirs.state_dict(), path)
-    ours = load_into_ours(path, type='VGG', depth=11, num_classes=10, norm_cfg=dict(type='BN'))
-    with torch.no_grad():
-        expected = flat_stage_outputs(theirs.features, X224) + [theirs(X224)]
-        assert_features_close(ours(X224), expected)
 
 
 @pytest.mark.slow
