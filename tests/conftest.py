@@ -399,16 +399,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 @pytest.fixture(scope='session')
 def trained_digits_resnet18(tmp_path_factory, digits_root) -> dict:
-    """The main job (ResNet-18 on the embedded digits, its own config) trained for one epoch
-    with tools/train.py, once per session, and its fp32 test-set predictions (tools/test.py
-    --out): ``dict(config, checkpoint, options, work_dir, fp32=predictions)``."""
+    """The main job (ResNet-18 on the embedded digits, its own config and schedule: 5 epochs,
+    about 99% top-1) trained with tools/train.py, once per session, and its fp32 test-set
+    predictions (tools/test.py --out): ``dict(config, checkpoint, options, work_dir,
+    fp32=predictions)``. A weakly trained model (1 epoch, 75%) has so many near-ties that int8
+    rounding flips a few more of them than the accuracy gate allows."""
     work = tmp_path_factory.mktemp('digits_r18')
     options = [f'train_dataloader.dataset.data_root={digits_root}',
                f'val_dataloader.dataset.data_root={digits_root}',
                f'test_dataloader.dataset.data_root={digits_root}']
     assert tool('train.py').main([DIGITS_CONFIG, '--work-dir', str(work / 'train'),
-                                  '--cfg-options', 'train_cfg.max_epochs=1', *options]) == 0
-    run = dict(config=DIGITS_CONFIG, checkpoint=str(work / 'train' / 'epoch_1.pth'),
+                                  '--cfg-options', *options]) == 0
+    run = dict(config=DIGITS_CONFIG, checkpoint=str(work / 'train' / 'epoch_5.pth'),
                options=options, work_dir=str(work))
     run['fp32'] = digits_predictions(run, 'fp32')
     return run

@@ -134,6 +134,6 @@ def test_trained_digits_resnet18_int8_accuracy(trained_digits_resnet18):
     gt = run['gt']
     top1 = [100 * sum(p == g for p, g in zip(preds, gt)) / len(gt) for preds in (fp32, int8)]
     agreement = sum(a == b for a, b in zip(fp32, int8)) / len(fp32)
-    assert top1[0] > 30, f'the 1-epoch model is not trained ({top1[0]:.1f}%)'
+    assert top1[0] > 90, f'the main job did not train ({top1[0]:.1f}%)'
     assert abs(top1[1] - top1[0]) <= 0.5, top1
     assert agreement >= 0.99, agreement

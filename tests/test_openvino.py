@@ -121,10 +121,10 @@ def test_export_tool_int8_from_an_image_folder(tmp_path):
     assert [tuple(b.shape) for b in batches] == [(2, 3, 64, 64)] * 2
     out = str(tmp_path / 'r18_int8.onnx')
     export_tool = tool('deployment/export.py')
-    assert export_tool.main(['ResNet', '--format', 'onnx', '--int8', '--calibration',
+    assert export_tool.main(['resnet18', '--format', 'onnx', '--int8', '--calibration',
                              str(folder), '--shape', '2', '3', '64', '64', '--out', out]) == 0
     assert OnnxBackbone(out).metadata['precision'] == 'int8'
-    assert export_tool.main(['ResNet', '--format', 'onnx', '--int8', '--out', out]) == 2
+    assert export_tool.main(['resnet18', '--format', 'onnx', '--int8', '--out', out]) == 2
 
 
 @pytest.mark.parametrize('backend', [
@@ -139,6 +139,6 @@ def test_trained_digits_resnet18_int8_accuracy(trained_digits_resnet18, backend)
     gt = run['gt']
     top1 = [100 * sum(p == g for p, g in zip(preds, gt)) / len(gt) for preds in (fp32, int8)]
     agreement = sum(a == b for a, b in zip(fp32, int8)) / len(fp32)
-    assert top1[0] > 30, f'the 1-epoch model is not trained ({top1[0]:.1f}%)'
+    assert top1[0] > 90, f'the main job did not train ({top1[0]:.1f}%)'
     assert abs(top1[1] - top1[0]) <= 0.5, top1
     assert agreement >= 0.99, agreement
