@@ -65,8 +65,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='AccMetric', metric_list=('top_k_accuracy', ))
 test_evaluator = val_evaluator
 
-# 4 epochs of 800 clips = 200 steps of 16 clips (docs/video.md: time and top-1)
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4, val_begin=1, val_interval=1)
+# 8 epochs of 800 clips = 400 steps of 16 clips (docs/video.md: time and top-1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
