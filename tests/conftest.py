@@ -155,14 +155,11 @@ R3D_18 = dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7), with_pool1=Fals
 
 @functools.lru_cache(maxsize=1)
 def mmaction_resnet3d_module() -> ModuleType:
-    """mmaction2's resnet3d.py, loaded on its own: its wheel lacks models/localizers/drn, so
-    ``import mmaction.models`` fails."""
-    spec = importlib.util.find_spec('mmaction')
-    path = osp.join(spec.submodule_search_locations[0], 'models', 'backbones', 'resnet3d.py')
-    module_spec = importlib.util.spec_from_file_location('_mmaction_resnet3d', path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+    """mmaction2's resnet3d.py (importable once mmbackbones.compat.mmaction has put a stand-in
+    for the subpackage mmaction2 1.2.0's wheel lacks)."""
+    from mmbackbones.compat.mmaction import ensure_mmaction_importable
+    ensure_mmaction_importable()
+    return importlib.import_module('mmaction.models.backbones.resnet3d')
 
 
 def load_into_ours(path, **cfg) -> nn.Module:

@@ -53,6 +53,10 @@ def trained(tmp_path_factory):
     config = tmp / 'tiny_r3d.py'
     config.write_text(TINY.format(config=CONFIG_3D, root=root, generator=GENERATOR))
     work_dir = str(tmp / 'train')
+    # a visualizer another test of this process created would take this run's scalars elsewhere
+    from mmengine.visualization import Visualizer
+    for cls in [Visualizer, *Visualizer.__subclasses__()]:
+        cls._instance_dict.clear()
     assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
     return dict(tmp=tmp, root=root, config=str(config), work_dir=work_dir)
 
