@@ -307,7 +307,7 @@ def test_cpu_amp_refused_where_bf16_is_emulated(monkeypatch):
     notes = apply_fast_paths(cfg, amp=True, channels_last=True, compile=True,
                              efficient_conv_bn_eval=True)
     assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper' and len(notes) == 4
-    assert cfg.custom_hooks == [dict(type='ChannelsLastHook')]
+    assert cfg.custom_hooks == [dict(type='mmbackbones.ChannelsLastHook')]
     assert cfg.compile is True and cfg.efficient_conv_bn_eval == ['backbone']
     # where every BN of the backbone trains, the flag says that training is unchanged
     trains_bn = Config(dict(model=dict(backbone=dict(type='ResNet', frozen_stages=-1))))
@@ -337,3 +337,36 @@ def test_channels_last_hook_converts_model_and_backbone_input():
     assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     model(torch.randn(2, 3, 32, 32))
     assert seen[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_channels_last_hook_on_a_3d_trunk_with_a_2d_neck():
+    """A clip detector's parts: the 3D trunk goes channels_last_3d, the 2D FPN channels_last
+    (``Module.to(memory_format=channels_last_3d)`` of the whole model would refuse the 4D
+    weights)."""
+    from types import SimpleNamespace
+
+    from mmbackbones.engine import ChannelsLastHook
+    from mmbackbones.models.backbones import ResNet3d
+    from mmbackbones.models.necks import FPN
+
+    class ClipModel(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = ResNet3d(depth=18, base_channels=8, out_indices=(1, 2),
+                                     with_pool2=False)
+            self.neck = FPN(in_channels=[16, 32], out_channels=8, num_outs=2)
+
+        def forward(self, x):
+            feats = [f.transpose(1, 2).flatten(0, 1) for f in self.backbone(x)]
+            return self.neck(feats)
+
+    model = ClipModel()
+    seen = []
+    model.backbone.conv1.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    ChannelsLastHook().before_train(SimpleNamespace(model=model))
+    assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    conv2d = next(m for m in model.neck.modules() if isinstance(m, nn.Conv2d))
+    assert conv2d.weight.is_contiguous(memory_format=torch.channels_last)
+    outs = model(torch.randn(1, 3, 2, 32, 32))
+    assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
+    assert [tuple(o.shape) for o in outs] == [(2, 8, 4, 4), (2, 8, 2, 2)]  # strides 8, 16

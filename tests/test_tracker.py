@@ -119,3 +119,45 @@ def test_bad_input_gets_clear_errors():
         Frame([[0, 0, 1, 1]], [0.5, 0.4], [1])
     with pytest.raises(ValueError, match='videos'):
         mot_metrics([[]], [])
+
+
+def test_tracking_breakdown_on_a_hand_made_frame(tmp_path, capsys):
+    """tools/analysis_tools/tracking_breakdown.py: situations from gt.txt and recall per
+    situation, with the class and the score threshold respected."""
+    import pickle
+
+    from PIL import Image
+
+    from conftest import tool
+    seq = tmp_path / 'val' / 'seq-0000'
+    (seq / 'img1').mkdir(parents=True)
+    (seq / 'gt').mkdir()
+    Image.new('L', (64, 64)).save(seq / 'img1' / '000001.png')
+    # frame,id,x,y,w,h,1,class,visibility: a clear box, two crossing boxes (one partly hidden),
+    # one leaving through the right border
+    (seq / 'gt' / 'gt.txt').write_text('1,1,2,2,10,14,1,4,1.0\n'
+                                       '1,2,20,20,10,14,1,5,1.0\n'
+                                       '1,3,25,22,10,14,1,6,0.6\n'
+                                       '1,4,56,40,8,14,1,7,0.5\n')
+    pred = dict(img_path=str(seq / 'img1' / '000001.png'), pred_instances=dict(
+        # the clear box found; the crossing one found with the wrong class; the occluded one
+        # found under the threshold; the border one found
+        bboxes=np.array([[2, 2, 12, 16], [20, 20, 30, 34], [25, 22, 35, 36], [56, 40, 64, 54],
+                         [40, 2, 50, 16]], np.float32),
+        scores=np.array([0.9, 0.8, 0.3, 0.7, 0.5], np.float32),
+        labels=np.array([3, 0, 5, 6, 1])))
+    path = tmp_path / 'preds.pkl'
+    path.write_bytes(pickle.dumps([pred]))
+    breakdown = tool('analysis_tools/tracking_breakdown.py')
+    assert breakdown.situations(np.loadtxt(seq / 'gt' / 'gt.txt', delimiter=','), 64, 64) == [
+        'clear', 'crossing', 'occluded', 'border']
+    counts = breakdown.breakdown(str(path), score_thr=0.4, iou_thr=0.5)
+    assert counts['clear'] == (1, 1) and counts['crossing'] == (0, 1)
+    assert counts['occluded'] == (0, 1) and counts['border'] == (1, 1)
+    assert counts['all'] == (2, 4)
+    assert counts['precision'] == (2, 4)  # 4 detections above 0.4, 2 of them right
+    assert breakdown.main([f'A={path}']) == 0
+    assert '| border | 1 | 1.000 |' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        breakdown.main([f'{path}'])
+    assert 'is not NAME=PKL' in capsys.readouterr().err

@@ -69,15 +69,20 @@ class ChannelsLastHook(Hook):
             return
         model = runner.model
         model = getattr(model, 'module', model)  # DDP
-        is_3d = any(isinstance(m, nn.Conv3d) for m in model.modules())
-        memory_format = torch.channels_last_3d if is_3d else torch.channels_last
-        model.to(memory_format=memory_format)
+        # per conv: a video model's 3D trunk goes channels_last_3d, its 2D neck and head
+        # channels_last (Module.to refuses channels_last_3d on 4D weights)
+        for m in model.modules():
+            if isinstance(m, nn.Conv3d):
+                m.to(memory_format=torch.channels_last_3d)
+            elif isinstance(m, nn.Conv2d):
+                m.to(memory_format=torch.channels_last)
         target = getattr(model, 'backbone', model)
+        formats = {4: torch.channels_last, 5: torch.channels_last_3d}
 
         def to_channels_last(module, args):
             x = args[0]
-            if isinstance(x, torch.Tensor) and x.dim() == (5 if is_3d else 4):
-                return (x.contiguous(memory_format=memory_format), *args[1:])
+            if isinstance(x, torch.Tensor) and x.dim() in formats:
+                return (x.contiguous(memory_format=formats[x.dim()]), *args[1:])
             return None
 
         self._handle = target.register_forward_pre_hook(to_channels_last)
@@ -120,8 +125,10 @@ def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False
             notes.append(f'--amp: CPUAmpOptimWrapper (bf16 autocast on CPU; {hardware_summary()})')
     if channels_last:
         hooks = list(cfg.get('custom_hooks') or [])
-        if not any(h.get('type') == 'ChannelsLastHook' for h in hooks):
-            hooks.append(dict(type='ChannelsLastHook'))
+        if not any(h.get('type') in ('ChannelsLastHook', 'mmbackbones.ChannelsLastHook')
+                   for h in hooks):
+            # scoped, so that configs of mmdet/mmseg/mmaction (another default scope) find it
+            hooks.append(dict(type='mmbackbones.ChannelsLastHook'))
         cfg.custom_hooks = hooks
         notes.append('--channels-last: ChannelsLastHook (weights and inputs channels-last)')
     if compile:
