@@ -370,3 +370,40 @@ def test_channels_last_hook_on_a_3d_trunk_with_a_2d_neck():
     outs = model(torch.randn(1, 3, 2, 32, 32))
     assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
     assert [tuple(o.shape) for o in outs] == [(2, 8, 4, 4), (2, 8, 2, 2)]  # strides 8, 16
+
+
+def test_cpu_amp_if_emulated_trains_fp32_and_says_why(monkeypatch):
+    """if_emulated='fp32' (what a config that ships bf16 sets): fp32 where bf16 is emulated,
+    with the reason in the log; bf16 where it is native; a bad value is a clear error."""
+    import mmengine.logging
+
+    from mmbackbones.engine import CPUAmpOptimWrapper
+    layer = nn.Linear(4, 4)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    logged = []
+    monkeypatch.setattr(mmengine.logging, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx2'}))
+    wrapper = CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp32')
+    assert not wrapper.bf16
+    with wrapper.optim_context(layer):
+        assert layer(torch.randn(2, 4)).dtype == torch.float32
+    assert len(logged) == 1 and 'training in fp32, not bf16' in logged[0]
+    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx512_bf16'}))
+    wrapper = CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp32')
+    with wrapper.optim_context(layer):
+        assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
+    with pytest.raises(ValueError, match='if_emulated'):
+        CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp16')
+
+
+def test_amp_on_cuda_drops_the_cpu_wrapper_arguments(monkeypatch):
+    """--amp on a CUDA machine with a config that ships CPUAmpOptimWrapper(if_emulated=...):
+    mmengine's AmpOptimWrapper does not take the CPU wrapper's arguments."""
+    from mmengine.config import Config
+
+    from mmbackbones.engine import apply_fast_paths
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = Config(dict(optim_wrapper=dict(type='CPUAmpOptimWrapper', if_emulated='fp32',
+                                         optimizer=dict(type='SGD', lr=0.1))))
+    apply_fast_paths(cfg, amp=True)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and 'if_emulated' not in cfg.optim_wrapper

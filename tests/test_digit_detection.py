@@ -237,6 +237,10 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
     config = tmp_path / 'tiny_retinanet.py'
     config.write_text(TINY_DET.format(config=RETINANET, root=root))
     work_dir = str(tmp_path / 'train')
+    # a visualizer another test of this process created would take this run's scalars elsewhere
+    from mmengine.visualization import Visualizer
+    for cls in [Visualizer, *Visualizer.__subclasses__()]:
+        cls._instance_dict.clear()
     assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
 
     rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))

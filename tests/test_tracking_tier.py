@@ -27,7 +27,7 @@ GENERATOR = dict(num_train=8, num_val=2, seq_len=8)
 TINY = """
 _base_ = {config!r}
 generator = {generator!r}
-train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
+train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator, clip_stride=2))
 val_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
 test_dataloader = val_dataloader
 val_evaluator = [
@@ -39,7 +39,10 @@ model = dict(backbone=dict(base_channels=16), neck=dict(out_channels=32),
              bbox_head=dict(in_channels=32, feat_channels=32, stacked_convs=1),
              test_cfg=dict(score_thr=0.0, max_per_img=10))
 train_cfg = dict(max_epochs=3)
-optim_wrapper = dict(optimizer=dict(lr=2e-3))
+# fp32 on every CPU (the shipped bf16-where-native wrapper would make the slice differ by machine)
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+                     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=3)]
 default_hooks = dict(logger=dict(interval=1))
 randomness = dict(seed=0, deterministic=True)
@@ -79,7 +82,9 @@ def test_training_slice_lowers_the_loss_and_validates(trained):
 def test_tools_test_reports_coco_and_mot_metrics_and_draws_tracks(trained, capsys):
     test_dir = str(trained['tmp'] / 'test')
     ckpt = osp.join(trained['work_dir'], 'epoch_3.pth')
-    assert tool('test.py').main([trained['config'], ckpt, '--work-dir', test_dir]) == 0
+    preds = str(trained['tmp'] / 'preds.pkl')
+    assert tool('test.py').main([trained['config'], ckpt, '--work-dir', test_dir,
+                                 '--out', preds]) == 0
     printed = capsys.readouterr().out
     for key in ('coco/bbox_mAP_50', 'mot/MOTA', 'mot/IDF1', 'mot/HOTA', 'mot/IDSW'):
         assert key in printed
@@ -92,6 +97,15 @@ def test_tools_test_reports_coco_and_mot_metrics_and_draws_tracks(trained, capsy
     png = Image.open(osp.join(test_dir, 'test_tracks.png'))
     assert png.width >= 8 * 96 * 3 and png.height >= 2 * 96 * 3  # 8 frames x 2 videos
     assert not [f for f in os.listdir(test_dir) if '.tmp' in f]
+    # --out dumps every frame of the val videos (not one sample per clip), which the
+    # breakdown tool reads
+    import pickle
+    with open(preds, 'rb') as f:
+        frames = pickle.load(f)
+    n = GENERATOR['num_val'] * GENERATOR['seq_len']
+    assert len(frames) == n and len({fr['img_path'] for fr in frames}) == n
+    assert tool('analysis_tools/tracking_breakdown.py').main([f'3D={preds}']) == 0
+    assert '| all |' in capsys.readouterr().out
 
 
 def _build(config: str, **backbone):

@@ -52,6 +52,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+#: Metrics of clip datasets (mmbackbones.tracking): ``--out`` dumps with DumpFrameResults.
+CLIP_METRICS = ('FrameCocoMetric', 'MOTMetric')
+
+
 def build_config(args: argparse.Namespace):
     from mmbackbones.engine.config import ConfigError, check_dataset_paths, load_config
     from mmbackbones.engine.launch import setup_launcher
@@ -69,7 +73,10 @@ def build_config(args: argparse.Namespace):
     if args.out is not None:
         evaluators = cfg.test_evaluator
         evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-        evaluators.append(dict(type='DumpResults', out_file_path=args.out))
+        # a clip config's metrics see T frames per dataset item: dump every frame
+        clips = any(str(e.get('type', '')).split('.')[-1] in CLIP_METRICS for e in evaluators)
+        evaluators.append(dict(type='DumpFrameResults' if clips else 'DumpResults',
+                               out_file_path=args.out))
         cfg.test_evaluator = evaluators
     check_dataset_paths(cfg, ['test_dataloader'])
     setup_launcher(cfg, args.launcher)

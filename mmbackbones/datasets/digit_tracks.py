@@ -63,7 +63,7 @@ _VERSION = 1
 
 DEFAULTS = dict(
     seed=0,
-    num_train=120,
+    num_train=1920,
     num_val=12,
     seq_len=24,
     frame_size=96,

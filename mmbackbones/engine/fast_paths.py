@@ -11,6 +11,7 @@ mmengine's efficient conv-BN evaluation.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 import torch
@@ -29,19 +30,41 @@ class CPUAmpOptimWrapper(OptimWrapper):
     """``OptimWrapper`` whose forward passes run under ``torch.autocast('cpu', bfloat16)``.
 
     Args:
-        force: Use bf16 autocast even on a CPU without native bf16 (emulated: slow).
+        force: Use bf16 autocast even on a CPU without native bf16 (emulated: slow); the same
+            as ``if_emulated='bf16'``.
+        if_emulated: What to do on a CPU without native bf16: ``'error'`` (refuse, the default
+            for ``--amp``), ``'fp32'`` (train in fp32 and log why: what a config that ships
+            with bf16 uses, so it runs everywhere at each CPU's fastest precision) or
+            ``'bf16'`` (emulated bf16).
         **kwargs: :class:`mmengine.optim.OptimWrapper` arguments (``optimizer``,
             ``clip_grad``, ``accumulative_counts``).
+
+    Example (a config that trains in bf16 where the CPU has it, fp32 elsewhere)::
+
+        optim_wrapper = dict(type='CPUAmpOptimWrapper', if_emulated='fp32',
+                             optimizer=dict(type='AdamW', lr=1e-3))
     """
 
-    def __init__(self, force: bool = False, **kwargs) -> None:
-        if not force:
-            _refuse_emulated_bf16()
+    def __init__(self, force: bool = False, if_emulated: str = 'error', **kwargs) -> None:
+        from ..deploy.inference import cpu_has_native_bf16, hardware_summary
+        from ..models.layers.checks import check_choice
+        check_choice('if_emulated', if_emulated, ('error', 'fp32', 'bf16'))
+        #: Whether the forward passes autocast to bf16.
+        self.bf16 = True
+        if not force and if_emulated != 'bf16' and not cpu_has_native_bf16():
+            if if_emulated == 'error':
+                _refuse_emulated_bf16()
+            self.bf16 = False
+            from mmengine.logging import print_log
+            print_log('CPUAmpOptimWrapper: training in fp32, not bf16: this CPU has no native '
+                      f'bf16 ({hardware_summary()}); if_emulated=\'fp32\'.', logger='current',
+                      level=logging.WARNING)
         super().__init__(**kwargs)
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
+        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16,
+                                                          enabled=self.bf16):
             yield
 
 
@@ -115,11 +138,14 @@ def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False
     if amp:
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            for key in ('force', 'if_emulated'):  # CPUAmpOptimWrapper's, if the config has it
+                cfg.optim_wrapper.pop(key, None)
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
             notes.append('--amp: AmpOptimWrapper (CUDA fp16 autocast, dynamic loss scale)')
         else:
             from ..deploy.inference import hardware_summary
-            if not cfg.optim_wrapper.get('force'):
+            if not cfg.optim_wrapper.get('force') and \
+                    cfg.optim_wrapper.get('if_emulated', 'error') == 'error':
                 _refuse_emulated_bf16()
             cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
             notes.append(f'--amp: CPUAmpOptimWrapper (bf16 autocast on CPU; {hardware_summary()})')

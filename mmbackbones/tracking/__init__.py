@@ -25,9 +25,9 @@ def _mmdet_usable() -> bool:
 if _mmdet_usable():
     from .clip_data import DigitTrackClipDataset  # noqa: F401
     from .clip_detector import ClipDetector  # noqa: F401
-    from .evaluation import FrameCocoMetric, MOTMetric, TrackPlotHook  # noqa: F401
-    __all__ += ['ClipDetector', 'DigitTrackClipDataset', 'FrameCocoMetric', 'MOTMetric',
-                'TrackPlotHook']
+    from .evaluation import DumpFrameResults, FrameCocoMetric, MOTMetric, TrackPlotHook  # noqa: F401
+    __all__ += ['ClipDetector', 'DigitTrackClipDataset', 'DumpFrameResults', 'FrameCocoMetric',
+                'MOTMetric', 'TrackPlotHook']
 
 
 def mot_metrics(*args, **kwargs):  # noqa: D103  (imports motmetrics/trackeval on first use)

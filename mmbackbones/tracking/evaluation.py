@@ -108,6 +108,40 @@ class MOTMetric(BaseVideoMetric):
         return mot_metrics(gts, tracks, iou_thr=self.iou_thr)
 
 
+@METRICS.register_module()
+class DumpFrameResults(BaseVideoMetric):
+    """mmengine's ``DumpResults`` for clip datasets: every frame's prediction, not only as many
+    as the dataset has clips (mmengine's ``BaseMetric.evaluate`` cuts its results to the number
+    of dataset items). ``tools/test.py --out`` uses it for configs with a clip metric; written
+    atomically.
+
+    Args:
+        out_file_path: The ``.pkl``/``.pickle`` file.
+        collect_device: ``'cpu'`` or ``'gpu'`` (mmengine).
+    """
+
+    def __init__(self, out_file_path: str, collect_device: str = 'cpu') -> None:
+        super().__init__(collect_device=collect_device)
+        if not str(out_file_path).endswith(('.pkl', '.pickle')):
+            raise ValueError(f'out_file_path={out_file_path!r} must end with .pkl or .pickle.')
+        self.out_file_path = str(out_file_path)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        from mmengine.evaluator.metric import _to_cpu
+        self.results.extend(_to_cpu(list(data_samples)))
+
+    def compute_metrics(self, results: list) -> dict:
+        import pickle
+
+        from mmengine.logging import print_log
+
+        from ..utils.fileio import write_bytes_atomic
+        write_bytes_atomic(self.out_file_path, pickle.dumps(results))
+        print_log(f'{len(results)} frame predictions saved to {self.out_file_path}.',
+                  logger='current')
+        return {}
+
+
 # 20 distinct colours (matplotlib's tab20), indexed by track id
 _COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
             (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
