@@ -8,10 +8,12 @@ iterations prove the plumbing and that the loss falls.
 from __future__ import annotations
 
 import filecmp
+import glob
 import importlib.util
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -210,15 +212,17 @@ def test_clear_errors(tmp_path):
 
 # ------------------------------------------------------------------ training (mmdetection tier)
 RETINANET = osp.join(ROOT, 'configs', 'mmdet', 'digits', 'retinanet_r18_fpn_digits.py')
-TINY_DET = """
+DET_DATA = """
 _base_ = {config!r}
-# 64 train canvases (8 steps of 8 per epoch), 16 val canvases, 3 epochs: 24 steps
-generator = dict(num_train=64, num_val=16)
+generator = dict(num_train={num_train}, num_val={num_val})
 train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
 val_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file={root!r} + '/annotations/val.json')
 test_evaluator = val_evaluator
+"""
+# 64 train canvases (8 steps of 8 per epoch), 16 val canvases, 3 epochs: 24 steps
+TINY_DET = """
 train_cfg = dict(max_epochs=3)
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
 # every box counts, so that the metric of an early model is not just zero
@@ -228,21 +232,28 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-@requires_mmdet
-@pytest.mark.slow
-def test_retinanet_learns_evaluates_and_reloads(tmp_path):
-    import pickle
-
-    import torch
-    root = str(tmp_path / 'digit_det')
-    config = tmp_path / 'tiny_retinanet.py'
-    config.write_text(TINY_DET.format(config=RETINANET, root=root))
+def train_digit_detector(tmp_path, overrides: str, num_train: int, num_val: int):
+    """Write RETINANET with its canvases under tmp_path and `overrides`, train it with
+    tools/train.py; return the config path and the work dir."""
+    config = tmp_path / 'retinanet.py'
+    config.write_text(DET_DATA.format(config=RETINANET, root=str(tmp_path / 'digit_det'),
+                                      num_train=num_train, num_val=num_val) + overrides)
     work_dir = str(tmp_path / 'train')
     # a visualizer another test of this process created would take this run's scalars elsewhere
     from mmengine.visualization import Visualizer
     for cls in [Visualizer, *Visualizer.__subclasses__()]:
         cls._instance_dict.clear()
     assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
+    return config, work_dir
+
+
+@requires_mmdet
+@pytest.mark.slow
+def test_retinanet_learns_evaluates_and_reloads(tmp_path):
+    import pickle
+
+    import torch
+    config, work_dir = train_digit_detector(tmp_path, TINY_DET, num_train=64, num_val=16)
 
     rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
     losses = [r['loss'] for r in rows if 'loss' in r]
@@ -285,17 +296,10 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
                                atol=1e-5, rtol=1e-4)
 
 
-INT8_DET = """
-_base_ = {config!r}
 # 1,200 train canvases (150 steps of 8 per epoch), 200 val canvases, 2 epochs with the runtime's
 # warm-up and cosine (~3 min on 2 cores): mAP@0.5 about 0.4, a detector with many boxes near
 # the score threshold, where int8 rounding would show
-generator = dict(num_train=1200, num_val=200)
-train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
-val_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file={root!r} + '/annotations/val.json')
-test_evaluator = val_evaluator
+INT8_DET = """
 train_cfg = dict(max_epochs=2, val_interval=2)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
@@ -312,20 +316,17 @@ custom_hooks = []
 def test_retinanet_int8_backbone_keeps_map(tmp_path):
     """The digit detector evaluated by tools/test.py with its backbone in int8 (torchao PT2E,
     calibrated on training batches) keeps COCO mAP and mAP@0.5 within one point of fp32."""
-    root = str(tmp_path / 'digit_det')
-    config = tmp_path / 'int8_retinanet.py'
-    config.write_text(INT8_DET.format(config=RETINANET, root=root))
-    work_dir = str(tmp_path / 'train')
-    from mmengine.visualization import Visualizer
-    for cls in [Visualizer, *Visualizer.__subclasses__()]:
-        cls._instance_dict.clear()
-    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
+    config, work_dir = train_digit_detector(tmp_path, INT8_DET, num_train=1200, num_val=200)
     ckpt = osp.join(work_dir, 'epoch_2.pth')
     metrics = {}
     for name, extra in (('fp32', []), ('int8', ['--precision', 'int8'])):
         test_dir = str(tmp_path / name)
         assert tool('test.py').main([str(config), ckpt, '--work-dir', test_dir, *extra]) == 0
         metrics[name] = json_rows(test_dir, '*.json')[-1]
+    # the int8 run did replace the backbone: its log carries the quantization record
+    (log,) = glob.glob(osp.join(str(tmp_path / 'int8'), '*', '*.log'))
+    with open(log) as f:
+        assert re.search(r'deployed backbone: .*quantize: \d+ layers int8', f.read(), re.S)
     fp32, int8 = metrics['fp32'], metrics['int8']
     print('fp32', {k: fp32[k] for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50')},
           'int8', {k: int8[k] for k in ('coco/bbox_mAP', 'coco/bbox_mAP_50')})
