@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from mmbackbones.deploy import choose_precision, optimize, quantize_int8, why_no_torchao
+from mmbackbones.deploy.quantize import _pads_ceil_mode, ceil_max_pool2d
 from mmbackbones.models.necks import FPN
 
 from conftest import build_backbone, digit_canvas_batch, digits_predictions
@@ -78,6 +79,33 @@ def test_lowered_resnet_and_fpn(canvases):
         q.train()
 
 
+@pytest.mark.parametrize('kernel,stride,padding', [(3, 2, 0), (2, 2, 0), (3, 2, 1), (3, 3, 0),
+                                                   (3, 1, 1), ((3, 2), (1, 2), 0)])
+def test_ceil_max_pool_as_padded_floor_pool(kernel, stride, padding):
+    """What the export traces for a ceil-mode pool equals the pool at every size."""
+    pool = torch.nn.MaxPool2d(kernel, stride, padding, ceil_mode=True)
+    assert _pads_ceil_mode(pool)
+    for h, w in [(7, 7), (8, 9), (55, 56), (112, 112), (15, 4)]:
+        x = torch.randn(2, 3, h, w)
+        assert torch.equal(ceil_max_pool2d(pool, x), pool(x)), (h, w)
+    # a stride past the window (PyTorch drops a last window in the padding) is traced as it is
+    assert not _pads_ceil_mode(torch.nn.MaxPool2d(1, 2, ceil_mode=True))
+
+
+def test_lowered_googlenet_keeps_ceil_mode_pool_sizes(canvases):
+    """GoogLeNet's ceil-mode pools through inductor's int8 lowering (which drops ceil_mode): at
+    64 x 64 every one of its four pools rounds up (32 -> 16, 16 -> 8, 8 -> 4, 4 -> 2), so a
+    dropped ceiling changes every stage's shape."""
+    calibration, x = canvases
+    model = eval_folded('GoogLeNet')
+    with torch.no_grad():
+        ref = model(x)
+    q, _ = optimize(model, precision='int8', calibration=calibration)
+    out = q(x)
+    assert [o.shape for o in out] == [r.shape for r in ref]
+    assert min(cosines(ref, out)) >= 0.99
+
+
 def test_excluded_and_3d_layers_are_listed(canvases):
     calibration, x = canvases
     q = quantize_int8(eval_folded('ResNet'), calibration, exclude=['conv1', 'layer4'],
@@ -118,12 +146,20 @@ def test_bad_neck_calibration_and_arguments():
                  calibration=[torch.randn(1, 3, 64, 64)])
 
 
-def test_auto_never_picks_int8_and_no_vnni_warns(monkeypatch):
+def test_auto_never_picks_int8_and_no_vnni_says_how(monkeypatch):
+    """int8 is only ever asked for; without VNNI it runs (AVX2 int8 kernels, measured faster than
+    fp32 in docs/benchmarks.md) and the record says so, without a warning."""
+    import warnings
+
     from mmbackbones.deploy import inference
     assert choose_precision('auto', torch.device('cpu'))[0] != 'int8'
     monkeypatch.setattr(inference, 'cpu_flags', lambda: frozenset({'avx2'}))
-    with pytest.warns(UserWarning, match='without VNNI'):
-        assert choose_precision('int8', torch.device('cpu'))[0] == 'int8'
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        chosen, why = choose_precision('int8', torch.device('cpu'))
+    assert chosen == 'int8' and 'no VNNI' in why and '7 bits' in why, why
+    monkeypatch.setattr(inference, 'cpu_flags', lambda: frozenset({'avx2', 'avx512_vnni'}))
+    assert 'no VNNI' not in choose_precision('int8', torch.device('cpu'))[1]
 
 
 def test_trained_digits_resnet18_int8_accuracy(trained_digits_resnet18):

@@ -125,6 +125,38 @@ def test_get_flops_cli(capsys):
     assert 'neither a config file nor a registered model' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('emulated', [False, True])
+def test_cpu_peak_table(emulated, capsys, monkeypatch):
+    from mmbackbones.deploy import cpu_has_native_bf16, cpu_has_vnni
+    peak = tool('analysis_tools/cpu_peak.py')
+    monkeypatch.setattr(peak, 'SHAPES', [('small', 64, 32, 48), ('tall', 256, 64, 16)])
+    argv = ['--threads', '1', '--repeats', '1', '--min-time', '0.001']
+    assert peak.main(argv + ['--emulated'] * emulated) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith('machine: ') and 'threads 1' in lines[0]
+    rows = [line.split(' | ') for line in lines[3:5]]
+    assert [r[0] for r in rows] == ['| small, 64 x 32 x 48', '| tall, 256 x 64 x 16']
+    native = {2: cpu_has_native_bf16(), 3: cpu_has_vnni()}
+    for row in rows:
+        assert float(row[1].replace(',', '')) > 0, row  # fp32 is always timed
+        for col, ratio_col in ((2, 4), (3, 5)):
+            ratio = row[ratio_col].rstrip(' |')
+            if native[col] or emulated:
+                rate = float(row[col].split()[0].replace(',', ''))
+                assert rate > 0 and row[col].endswith('(emulated)') == (not native[col]), row
+                assert float(ratio[:-1]) == pytest.approx(
+                    rate / float(row[1].replace(',', '')), rel=0.02, abs=0.01), row
+            else:
+                assert row[col] == 'emulated' and ratio == '-', row
+    assert (lines[-1].startswith('(emulated: not timed')
+            == (not emulated and not (native[2] and native[3])))
+    for bad, message in [(['--threads', '0'], '--threads=0'),
+                         (['--min-time', '-1'], '--min-time=-1.0')]:
+        with pytest.raises(SystemExit):
+            peak.main(bad)
+        assert message in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ listing and feature maps
 def test_list_models_filters():
     lister = tool('misc/list_models.py')

@@ -65,10 +65,8 @@ def choose_precision(precision: str, device: torch.device) -> tuple[str, str]:
                              f'is on {device}.')
         from .quantize import cpu_has_vnni
         if not cpu_has_vnni():
-            warnings.warn("precision='int8' on a CPU without VNNI/AMX-INT8: int8 convs are "
-                          'emulated with wider instructions and gain little or nothing over '
-                          'fp32.', stacklevel=3)
-            return 'int8', 'requested; this CPU has no VNNI/AMX-INT8 (little speed-up)'
+            return 'int8', ('requested; this CPU has no VNNI/AMX-INT8: AVX2 int8 kernels '
+                            '(u8 x s8 pairs summed in 16 bits), activations in 7 bits')
         return 'int8', 'requested; this CPU has int8 dot products (VNNI/AMX-INT8)'
     if device.type == 'cuda':
         if precision == 'auto':

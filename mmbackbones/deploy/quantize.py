@@ -22,13 +22,25 @@ passes give each call of a module its own partition and turn in-place ``add_``/`
 input is not read afterwards into their out-of-place forms; neither changes what the graph
 computes, and the model's code stays as it is.
 
+Ceil-mode max pools (GoogLeNet's). Inductor's int8 max-pool lowering in torch 2.14 drops
+``ceil_mode`` (its pattern binds that argument to an unused slot), so a pooled int8 map came out
+one row and column short wherever the ceiling mattered (GoogLeNet at 224 x 224: 55 x 55 for
+56 x 56). While the model is exported, every ``nn.MaxPool2d(ceil_mode=True)`` with a stride above
+1 is traced as the same pool in floor mode over an input padded with ``stride - 1`` rows and
+columns of ``-inf`` (:func:`ceil_max_pool2d`; at stride 1, where ceil and floor agree, in floor
+mode as it is): the same values at every size, which that lowering cannot shorten; a padded
+pool runs in float. ``quantize_int8`` also checks that the lowered graph returns
+the float model's output shapes.
+
 What stays in float is listed with the reason: 3D convs (the x86 inductor quantizer has no
 conv3d pattern), layers the caller excludes, and any other conv/linear the quantizer left alone.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -123,6 +135,46 @@ def calibration_batches(model: nn.Module, calibration) -> list:
 
 
 # ---------------------------------------------------------------- graph passes
+def _pair(v) -> tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _pads_ceil_mode(pool: nn.MaxPool2d) -> bool:
+    """Whether ``pool`` (ceil mode) can be traced in floor mode (with padding where a stride
+    is above 1): no indices returned, and no stride long enough for a last window to start in
+    the right padding (PyTorch drops such a window)."""
+    k, s, p, d = (_pair(v) for v in (pool.kernel_size, pool.stride or pool.kernel_size,
+                                     pool.padding, pool.dilation))
+    return (pool.ceil_mode and not pool.return_indices
+            and all(si <= di * (ki - 1) + 1 - pi for ki, si, pi, di in zip(k, s, p, d)))
+
+
+def ceil_max_pool2d(pool: nn.MaxPool2d, x: torch.Tensor) -> torch.Tensor:
+    """``pool(x)`` (a ceil-mode max pool) as a floor-mode pool over ``x`` padded with
+    ``stride - 1`` rows and columns of ``-inf`` on the bottom and right: floor((n + stride - 1 -
+    window) / stride) = ceil((n - window) / stride), so the sizes and values are the ceil-mode
+    ones at any input size, and the pad is a constant (simple symbolic shapes for inductor)."""
+    k, s, p, d = (_pair(v) for v in (pool.kernel_size, pool.stride or pool.kernel_size,
+                                     pool.padding, pool.dilation))
+    if max(s) > 1:  # at stride 1 ceil and floor agree
+        x = torch.nn.functional.pad(x, (0, s[1] - 1, 0, s[0] - 1), value=float('-inf'))
+    return torch.nn.functional.max_pool2d(x, k, s, p, d, ceil_mode=False)
+
+
+@contextmanager
+def ceil_pools_padded(model: nn.Module):
+    """While active, every ceil-mode ``nn.MaxPool2d`` of ``model`` that
+    :func:`_pads_ceil_mode` allows runs as :func:`ceil_max_pool2d` (for ``torch.export``)."""
+    pools = [m for m in model.modules() if isinstance(m, nn.MaxPool2d) and _pads_ceil_mode(m)]
+    for pool in pools:
+        pool.forward = functools.partial(ceil_max_pool2d, pool)
+    try:
+        yield
+    finally:
+        for pool in pools:
+            del pool.forward
+
+
 _OUT_OF_PLACE = {
     torch.ops.aten.relu_.default: torch.ops.aten.relu.default,
     torch.ops.aten.add_.Tensor: torch.ops.aten.add.Tensor,
@@ -236,9 +288,12 @@ def _as_args(batch) -> tuple:
     return (batch, ) if isinstance(batch, torch.Tensor) else (tuple(batch), )
 
 
+def _as_tuple(out) -> tuple:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out, )
+
+
 def _flat(out) -> torch.Tensor:
-    outs = out if isinstance(out, (tuple, list)) else (out, )
-    return torch.cat([o.detach().float().flatten() for o in outs])
+    return torch.cat([o.detach().float().flatten() for o in _as_tuple(out)])
 
 
 def _dynamic_shapes(batch) -> tuple:
@@ -290,7 +345,9 @@ def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[
     first = _as_args(batches[0])
     with torch.no_grad():
         reference = model(*first)
-        gm = torch.export.export(model, first, dynamic_shapes=_dynamic_shapes(batches[0])).module()
+        with ceil_pools_padded(model):
+            gm = torch.export.export(model, first,
+                                     dynamic_shapes=_dynamic_shapes(batches[0])).module()
     out_of_place(gm)
     split_module_calls(gm)
     gm.recompile()
@@ -326,6 +383,13 @@ def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[
     quantized = QuantizedModel(graph, model, report, lowered=lower)
     with torch.no_grad():  # compiles now (the first call of a user is then fast); checks it
         out = quantized(*first)
+    shapes = [tuple(o.shape) for o in _as_tuple(out)]
+    expected = [tuple(o.shape) for o in _as_tuple(reference)]
+    if shapes != expected:
+        raise RuntimeError(f'quantize_int8: the int8 graph of {type(model).__name__} returns '
+                           f'shapes {shapes} where the float model returns {expected}: an '
+                           'inductor lowering changed a shape. lower=False gives the reference '
+                           'graph.')
     report.cosine = torch.nn.functional.cosine_similarity(
         _flat(reference), _flat(out), dim=0).item()
     return quantized
