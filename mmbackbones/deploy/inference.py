@@ -21,16 +21,27 @@ _DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where it cannot be read)."""
+def _cpuinfo(*keys: str) -> str | None:
+    """The value of the first ``/proc/cpuinfo`` line starting with one of ``keys`` (None where
+    there is none or the file cannot be read)."""
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                if line.startswith(('flags', 'Features')):
-                    return frozenset(line.split(':', 1)[1].split())
+                if line.startswith(keys):
+                    return line.split(':', 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return None
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where it cannot be read)."""
+    return frozenset((_cpuinfo('flags', 'Features') or '').split())
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` ('CPU model unknown' where it is not there)."""
+    return _cpuinfo('model name') or 'CPU model unknown'
 
 
 def cpu_has_native_bf16() -> bool:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
+from torch.nn.modules.utils import _pair
 
 INSTALL_TORCHAO = 'pip install torchao  (or pip install -e .[deploy])'
 
@@ -135,18 +136,18 @@ def calibration_batches(model: nn.Module, calibration) -> list:
 
 
 # ---------------------------------------------------------------- graph passes
-def _pair(v) -> tuple[int, int]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+def _pool_geometry(pool: nn.MaxPool2d) -> tuple[tuple[int, int], ...]:
+    """``(kernel, stride, padding, dilation)`` of ``pool``, each as (height, width)."""
+    return tuple(_pair(v) for v in (pool.kernel_size, pool.stride or pool.kernel_size,
+                                    pool.padding, pool.dilation))
 
 
 def _pads_ceil_mode(pool: nn.MaxPool2d) -> bool:
     """Whether ``pool`` (ceil mode) can be traced in floor mode (with padding where a stride
     is above 1): no indices returned, and no stride long enough for a last window to start in
     the right padding (PyTorch drops such a window)."""
-    k, s, p, d = (_pair(v) for v in (pool.kernel_size, pool.stride or pool.kernel_size,
-                                     pool.padding, pool.dilation))
     return (pool.ceil_mode and not pool.return_indices
-            and all(si <= di * (ki - 1) + 1 - pi for ki, si, pi, di in zip(k, s, p, d)))
+            and all(s <= d * (k - 1) + 1 - p for k, s, p, d in zip(*_pool_geometry(pool))))
 
 
 def ceil_max_pool2d(pool: nn.MaxPool2d, x: torch.Tensor) -> torch.Tensor:
@@ -154,8 +155,7 @@ def ceil_max_pool2d(pool: nn.MaxPool2d, x: torch.Tensor) -> torch.Tensor:
     ``stride - 1`` rows and columns of ``-inf`` on the bottom and right: floor((n + stride - 1 -
     window) / stride) = ceil((n - window) / stride), so the sizes and values are the ceil-mode
     ones at any input size, and the pad is a constant (simple symbolic shapes for inductor)."""
-    k, s, p, d = (_pair(v) for v in (pool.kernel_size, pool.stride or pool.kernel_size,
-                                     pool.padding, pool.dilation))
+    k, s, p, d = _pool_geometry(pool)
     if max(s) > 1:  # at stride 1 ceil and floor agree
         x = torch.nn.functional.pad(x, (0, s[1] - 1, 0, s[0] - 1), value=float('-inf'))
     return torch.nn.functional.max_pool2d(x, k, s, p, d, ceil_mode=False)

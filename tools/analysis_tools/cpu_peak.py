@@ -75,7 +75,7 @@ def rate(a: torch.Tensor, b: torch.Tensor, mm, min_time: float) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmbackbones.deploy.inference import cpu_has_native_bf16, hardware_summary
+    from mmbackbones.deploy.inference import cpu_has_native_bf16, cpu_model, hardware_summary
     from mmbackbones.deploy.quantize import cpu_has_vnni
     torch.set_num_threads(args.threads)
     native = {'fp32': True, 'bf16': cpu_has_native_bf16(), 'int8': cpu_has_vnni()}
@@ -106,17 +106,6 @@ def cell(rate_: float | None, native: bool) -> str:
         return 'emulated'
     text = f'{rate_:,.0f}' if rate_ >= 100 else f'{rate_:.3g}'
     return text + ('' if native else ' (emulated)')
-
-
-def cpu_model() -> str:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return 'CPU model unknown'
 
 
 if __name__ == '__main__':
