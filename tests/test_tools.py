@@ -258,6 +258,12 @@ def test_benchmark_writes_its_table_as_json(tmp_path, capsys):
     assert os.listdir(tmp_path) == ['bench.json']
 
 
+def test_benchmark_refuses_a_negative_settle_pause(capsys):
+    with pytest.raises(SystemExit):
+        tool(TOOLS['benchmark']).main(['resnet18', '--settle', '-1'])
+    assert '--settle -1.0: a pause in seconds, 0 or more' in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('name, stages', [
     ('vgg11', ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']),
     ('googlenet', ['inception3', 'inception4', 'inception5'])])

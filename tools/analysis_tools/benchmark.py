@@ -16,7 +16,9 @@ compared, ours returns only its last stage like the others (``out_indices=(-1,)`
 ``--cfg-options``, ``--shape``) are those of every tool (:mod:`mmbackbones.build`); a class that
 needs arguments (``ResNeXt`` without ``depth``) is refused with the named variants that have them.
 Runs of the implementations are interleaved, repeat by repeat, so a machine shared with other
-work loads them alike; each number is the median over ``--repeats``. Threads: torch's default
+work loads them alike; each number is the median over ``--repeats``. Each timed run starts
+after a pause (``--settle``): onnxruntime's worker threads spin for a while after a run, and
+took cores from whatever ran next (torchao int8 right after it: 20% slower). Threads: torch's default
 (``torch.get_num_threads()``), unless ``--threads`` is given.
 
 Our backbone can run in several modes side by side (``--mode``, default ``eager``), each
@@ -108,6 +110,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations per run')
     parser.add_argument('--iters', type=int, default=3, help='timed iterations per repeat')
     parser.add_argument('--repeats', type=int, default=5, help='median over this many repeats')
+    parser.add_argument('--settle', type=float, default=0.25, metavar='SECONDS',
+                        help='pause before each timed run (default 0.25 s), so the worker '
+                        'threads another runtime leaves spinning after its run are idle '
+                        '(onnxruntime\'s made the next runner up to 20%% slower); 0: none')
     parser.add_argument('--threads', type=int, default=None, help="default: torch's default")
     parser.add_argument('--no-train', action='store_true', help='inference only')
     parser.add_argument('--no-memory', action='store_true', help='skip the memory probe')
@@ -134,6 +140,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         if args.shape is not None:
             parser.error('give --shape or (the older) --input-size, not both')
         args.shape = [args.input_size]
+    if args.settle < 0:
+        parser.error(f'--settle {args.settle}: a pause in seconds, 0 or more')
     args.model_args = args.model_args + args.args
     return args
 
@@ -281,6 +289,7 @@ def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dic
         order = runners if repeat % 2 == 0 else runners[::-1]
         for runner in order:
             progress(f'{what}: repeat {repeat + 1}/{args.repeats} {runner.name}')
+            time.sleep(args.settle)  # another runtime's spinning workers go idle first
             times[runner.name].append(runner.timed(train, args.iters))
     progress('')
     return {name: statistics.median(t) for name, t in times.items()}
