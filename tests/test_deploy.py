@@ -167,6 +167,21 @@ def test_optimize_fp32_matches_eager(no_grad_eval):
     assert_features_close(fast(x), expected, atol=1e-5, rtol=1e-4)
 
 
+def test_optimize_compile_freezes_the_weights():
+    """compile=True compiles with inductor's weight freezing: the weights are read once, as
+    constants (pre-packed for oneDNN), so a later change to them does not reach the outputs; an
+    unfrozen graph would read them at every call."""
+    model = randomize(build_backbone('resnet18', num_stages=1)).eval()
+    x = torch.randn(1, 3, 32, 32)
+    fast, record = optimize(model, precision='fp32', compile=True)
+    assert ('compile', 'torch.compile + freezing') in [s[:2] for s in record.steps]
+    expected = fast(x)
+    assert fast.out_channels == model.out_channels  # read through the wrapper
+    with torch.no_grad():
+        model.conv1.weight.mul_(-1)
+    assert_features_close(fast(x), expected, atol=0, rtol=0)
+
+
 @pytest.mark.parametrize('flags, expected', [({'avx2'}, 'fp32'),
                                              ({'avx2', 'avx512_bf16'}, 'bf16'),
                                              ({'amx_bf16'}, 'bf16')])

@@ -228,11 +228,37 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
     record.add('precision', chosen, why)
     wrapped: nn.Module = InferenceModel(model, dtype, memory_format)
     if compile:
-        # freezing: weights become constants, so inductor pre-packs them for oneDNN and folds
-        # the layout conversions around the convs (inference only, as everything here)
-        wrapped = torch.compile(wrapped, options={'freezing': True})
+        wrapped = FrozenCompiled(wrapped)
         record.add('compile', 'torch.compile + freezing', 'compile=True (first calls are slow)')
     return Optimized(wrapped, record)
+
+
+class FrozenCompiled(nn.Module):
+    """``torch.compile(model)`` called with inductor's weight freezing: the weights become
+    constants, pre-packed for oneDNN (conv + ReLU and conv + add + ReLU fused into one kernel).
+
+    Freezing is read when a graph is compiled, which happens at a call (once per new input
+    shape), and applies only without autograd, so every call runs under ``no_grad`` with it
+    patched on; ``torch.compile(..., options={'freezing': True})`` alone compiled unfrozen
+    graphs. Inference only: the weights are read once, when a shape is first compiled.
+    Attributes it lacks (``out_channels``, ...) are read from ``model``.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        object.__setattr__(self, '_compiled', torch.compile(model))  # not a second submodule
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules['model'], name)
+
+    def forward(self, *args, **kwargs):
+        import torch._inductor.config as inductor_config
+        with torch.no_grad(), inductor_config.patch(freezing=True):
+            return self._compiled(*args, **kwargs)
 
 
 def _optimize_int8(model: nn.Module, record: OptimizeRecord, device: torch.device,

@@ -47,6 +47,8 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.utils import _pair
 
+from . import inference
+
 INSTALL_TORCHAO = 'pip install torchao  (or pip install -e .[deploy])'
 
 
@@ -60,8 +62,7 @@ def why_no_torchao() -> str | None:
 def cpu_has_vnni() -> bool:
     """Whether this CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX-INT8);
     without them int8 convs are not faster than fp32 ones."""
-    from .inference import cpu_flags
-    return bool({'avx512_vnni', 'avx_vnni', 'amx_int8'} & cpu_flags())
+    return bool({'avx512_vnni', 'avx_vnni', 'amx_int8'} & inference.cpu_flags())
 
 
 @dataclass
@@ -275,11 +276,7 @@ class QuantizedModel(nn.Module):
         return self  # the exported graph has no train/eval mode to switch
 
     def forward(self, *inputs):
-        import torch._inductor.config as inductor_config
-
-        # freezing (for every shape inductor compiles, hence per call): the weights become
-        # constants, folded into pre-packed int8 oneDNN convs with their q/dq pairs
-        with torch.no_grad(), inductor_config.patch(freezing=self.lowered):
+        with torch.no_grad():
             return self.graph(*(x.float() if isinstance(x, torch.Tensor) else
                                 tuple(t.float() for t in x) for x in inputs))
 
@@ -378,8 +375,8 @@ def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[
             report.kept.append((module, f'{op} not annotated by the x86 inductor quantizer'))
 
     graph: nn.Module = converted
-    if lower:
-        graph = torch.compile(converted)
+    if lower:  # freezing folds each q/dq pair and conv into a pre-packed int8 oneDNN conv
+        graph = inference.FrozenCompiled(converted)
     quantized = QuantizedModel(graph, model, report, lowered=lower)
     with torch.no_grad():  # compiles now (the first call of a user is then fast); checks it
         out = quantized(*first)

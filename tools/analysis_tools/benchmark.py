@@ -18,8 +18,8 @@ needs arguments (``ResNeXt`` without ``depth``) is refused with the named varian
 Runs of the implementations are interleaved, repeat by repeat, so a machine shared with other
 work loads them alike; each number is the median over ``--repeats``. Each timed run starts
 after a pause (``--settle``): onnxruntime's worker threads spin for a while after a run, and
-took cores from whatever ran next (torchao int8 right after it: 20% slower). Threads: torch's default
-(``torch.get_num_threads()``), unless ``--threads`` is given.
+took cores from whatever ran next (torchao int8 right after it: 20% slower). Threads: torch's
+default (``torch.get_num_threads()``), unless ``--threads`` is given.
 
 Our backbone can run in several modes side by side (``--mode``, default ``eager``), each
 against the same anchors (the other libraries' default fp32 eager):
