@@ -107,7 +107,18 @@ def _memory_format(model: nn.Module) -> torch.memory_format:
     return torch.channels_last
 
 
-class InferenceModel(nn.Module):
+class _Wrapper(nn.Module):
+    """A module around ``self.model`` that reads the attributes it lacks (``out_channels``,
+    ``out_strides``, ``output_shape``, ...) from it."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules['model'], name)
+
+
+class InferenceModel(_Wrapper):
     """Wraps an optimized model: casts the input to the model's dtype/memory format and the
     outputs back to the input's dtype. Attributes it lacks (``out_channels``, ``out_strides``,
     ``output_shape``, ...) are read from the wrapped model."""
@@ -118,12 +129,6 @@ class InferenceModel(nn.Module):
         self.model = model
         self.dtype = dtype
         self.memory_format = memory_format
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules['model'], name)
 
     def forward(self, x: torch.Tensor):
         in_dtype = x.dtype
@@ -233,7 +238,7 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
     return Optimized(wrapped, record)
 
 
-class FrozenCompiled(nn.Module):
+class FrozenCompiled(_Wrapper):
     """``torch.compile(model)`` called with inductor's weight freezing: the weights become
     constants, pre-packed for oneDNN (conv + ReLU and conv + add + ReLU fused into one kernel).
 
@@ -248,12 +253,6 @@ class FrozenCompiled(nn.Module):
         super().__init__()
         self.model = model
         object.__setattr__(self, '_compiled', torch.compile(model))  # not a second submodule
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules['model'], name)
 
     def forward(self, *args, **kwargs):
         import torch._inductor.config as inductor_config
