@@ -1,7 +1,7 @@
 """Build hook: ship configs, tools and model-index.yml as ``mmbackbones/.mim`` (OpenMMLab layout).
 
 Everything else (metadata, dependencies, extras) is in ``pyproject.toml``. A wheel gets copies
-(``mim`` and :mod:`mmbackbones.analysis.metafile` find them in site-packages); an editable install
+(``mim`` and :mod:`mmbackbones.checkpoint.catalogue` find them in site-packages); an editable install
 gets symlinks into the checkout, as mmpretrain's ``setup.py`` makes them.
 """
 import os

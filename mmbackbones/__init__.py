@@ -1,4 +1,11 @@
-"""mmbackbones: an OpenMMLab-style registry of CNN backbones and necks."""
+"""mmbackbones: an OpenMMLab-style registry of CNN backbones and necks.
+
+``import mmbackbones`` registers every backbone and neck and gives the public API: ``MODELS``,
+``build_model``, ``hub`` (published weights) and ``register_all_modules``. The runner support
+(:mod:`mmbackbones.engine`), deploy (:mod:`mmbackbones.deploy`) and the demo tasks
+(:mod:`mmbackbones.demos`) are imported where they are used (``tools/train.py``, a config's
+``custom_imports``); docs/architecture.md draws the layers.
+"""
 from .version import __version__
 
 
@@ -19,11 +26,8 @@ def _check_mmcv() -> None:
 
 _check_mmcv()
 
-# importing the packages registers every module (engine: runner hooks, atomic checkpoints)
-from . import engine, hub, models  # noqa: E402
-from .build import build_model  # noqa: E402
+from . import hub, models  # noqa: E402  (hub: mmbackbones.checkpoint.hub)
+from .build import build_model, register_all_modules  # noqa: E402
 from .registry import MODELS  # noqa: E402
-from .utils import register_all_modules  # noqa: E402
 
-__all__ = ['__version__', 'MODELS', 'build_model', 'engine', 'hub', 'models',
-           'register_all_modules']
+__all__ = ['__version__', 'MODELS', 'build_model', 'hub', 'models', 'register_all_modules']

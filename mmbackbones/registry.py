@@ -103,8 +103,10 @@ def _child_with_hints(name: str, root: Registry, **kwargs) -> Registry:
 
 
 MODELS = _child_with_hints('model', MMENGINE_MODELS, locations=[f'{SCOPE}.models'])
-# Training support (tools/train.py): the embedded digits dataset and our runner hooks.
-DATASETS = _child_with_hints('dataset', MMENGINE_DATASETS, locations=[f'{SCOPE}.datasets'])
+# The runner hooks of mmbackbones.engine (found through `locations`, as MODELS finds the models)
+# and the datasets of the demo tasks, which configs import themselves
+# (custom_imports=dict(imports=['mmbackbones.demos'])): the library never imports that wing.
+DATASETS = _child_with_hints('dataset', MMENGINE_DATASETS)
 HOOKS = _child_with_hints('hook', MMENGINE_HOOKS, locations=[f'{SCOPE}.engine'])
 # Pass-through children: with default_scope='mmbackbones' mmengine looks for a child of this
 # scope in every registry it builds from, and warns when there is none. These hold nothing of

@@ -181,7 +181,7 @@ def why_no_tier(package: str) -> str | None:
     :mod:`mmbackbones.compat` are applied first (mmaction2 1.2.0 needs one to import its models).
     """
     from mmbackbones.compat import apply_compat_fixes
-    from mmbackbones.engine.config import INSTALL_HINTS
+    from mmbackbones.config import INSTALL_HINTS
     install = INSTALL_HINTS.get(package, f'pip install {package}')
     if not has_module(package):
         return f'{package} is not installed ({install})'
@@ -265,7 +265,7 @@ requires_mmdet = pytest.mark.skipif(why_no_mmdet() is not None, reason=str(why_n
 def why_no_tracking(with_mmdet: bool = False) -> str | None:
     """Why the tracking tier (scipy, motmetrics, trackeval; with ``with_mmdet`` also mmdet) cannot
     be used here, or None. The reason names the install command."""
-    from mmbackbones.engine.config import INSTALL_HINTS
+    from mmbackbones.config import INSTALL_HINTS
     missing = [m for m in ('scipy', 'motmetrics', 'trackeval') if not has_module(m)]
     if missing:
         return f'{", ".join(missing)} not installed ({INSTALL_HINTS["tracking"]})'
@@ -287,7 +287,7 @@ def tool(path: str) -> ModuleType:
 @pytest.fixture(scope='session')
 def digits_root(tmp_path_factory) -> str:
     """The embedded digits dataset, prepared once per test session."""
-    from mmbackbones.datasets import prepare_digits
+    from mmbackbones.demos.datasets import prepare_digits
     return prepare_digits(str(tmp_path_factory.mktemp('data') / 'digits'))
 
 
@@ -359,7 +359,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     skipped = tier_skips(reporter)
     out = os.environ.get('MMBB_TIER_SKIPS_OUT')
     if out:
-        from mmbackbones.checkpoint.io import atomic_write_path
+        from mmbackbones.utils.fileio import atomic_write_path
         with atomic_write_path(out) as tmp, open(tmp, 'w') as f:
             f.writelines(f'{nodeid}\n' for nodeid in skipped)
     if os.environ.get('MMBB_REQUIRE_TIERS') and skipped:
@@ -428,11 +428,11 @@ def digits_predictions(run: dict, name: str, *extra: str) -> list[int]:
 
 
 def digit_canvas_batch(n: int, split: str = 'val', size: int = 64) -> torch.Tensor:
-    """``n`` digit canvases (``mmbackbones.datasets.digit_canvas``) as an ``n x 3 x size x size``
-    batch, normalized like the digits configs."""
+    """``n`` digit canvases (``mmbackbones.demos.datasets.digit_canvas``) as an
+    ``n x 3 x size x size`` batch, normalized like the digits configs."""
     import torch.nn.functional as F
 
-    from mmbackbones.datasets.digit_canvas import generate
+    from mmbackbones.demos.datasets.digit_canvas import generate
     images = torch.stack([torch.from_numpy(c.image).float() for c in generate(split, n)])
     x = F.interpolate(images[:, None], size=(size, size), mode='bilinear', align_corners=False)
     return ((x - 77.85) / 95.85).expand(-1, 3, -1, -1).contiguous()

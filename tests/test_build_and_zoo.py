@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 
 from mmbackbones import build_model
-from mmbackbones.analysis.metafile import REPO_ROOT, load_zoo, metadata, zoo_entry
+from mmbackbones.checkpoint.catalogue import REPO_ROOT, load_zoo, metadata, zoo_entry
 from mmbackbones.models import ResNet, ResNetV1d, ResNeXt
 from mmbackbones.models.variants import Not, apply_fixed
 from mmbackbones.registry import MODELS

@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmbackbones.engine.config import _resolve_type, build_model_from_cfg, load_config
+from mmbackbones.config import _resolve_type, build_model_from_cfg, load_config
 
 from conftest import config_scopes, why_no_tier
 
@@ -165,7 +165,7 @@ def test_schedule_valid_for_any_run_length(path, max_epochs):
 
 
 def test_digits_one_epoch_run_is_not_rejected_but_bad_lengths_are():
-    from mmbackbones.engine.config import ConfigError
+    from mmbackbones.config import ConfigError
     with pytest.warns(UserWarning, match=r'param_scheduler\[1\] \(CosineAnnealingLR, begin=1\)'):
         cfg = load_config(osp.join(ROOT, 'configs', 'resnet', 'resnet18_8xb16_digits.py'),
                           {'train_cfg.max_epochs': 1})

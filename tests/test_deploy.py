@@ -17,9 +17,9 @@ from mmbackbones.deploy import (
     fuse_conv_bn,
     optimize,
 )
-from mmbackbones.deploy import inference as optimize_module
 from mmbackbones.models import FPN, ResNet
 from mmbackbones.registry import MODELS
+from mmbackbones.utils import hardware
 
 from conftest import (
     assert_features_close,
@@ -186,7 +186,7 @@ def test_optimize_compile_freezes_the_weights():
                                              ({'avx2', 'avx512_bf16'}, 'bf16'),
                                              ({'amx_bf16'}, 'bf16')])
 def test_auto_precision_follows_cpu_flags(monkeypatch, flags, expected):
-    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset(flags))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset(flags))
     chosen, why = choose_precision('auto', torch.device('cpu'))
     assert chosen == expected
     if expected == 'fp32':
@@ -198,7 +198,7 @@ def test_auto_precision_follows_cpu_flags(monkeypatch, flags, expected):
 
 
 def test_explicit_bf16_on_emulating_cpu_warns(monkeypatch):
-    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx2'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx2'}))
     with pytest.warns(UserWarning, match='emulated'):
         assert choose_precision('bf16', torch.device('cpu'))[0] == 'bf16'
 
@@ -255,8 +255,8 @@ def trained_digits(tmp_path_factory):
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
-    from mmbackbones.datasets import prepare_digits
-    from mmbackbones.engine.config import load_config
+    from mmbackbones.config import load_config
+    from mmbackbones.demos.datasets import prepare_digits
     root_dir = osp.dirname(osp.dirname(osp.abspath(__file__)))
     config = osp.join(root_dir, 'configs', 'resnet', 'resnet18_8xb16_digits.py')
     tmp = tmp_path_factory.mktemp('bf16_digits')
@@ -295,7 +295,7 @@ def _neck_head(model: nn.Module, feats) -> torch.Tensor:
 # ---------------------------------------------------------------- training fast paths
 def test_cpu_amp_wrapper_autocasts_to_bf16(monkeypatch):
     from mmbackbones.engine import CPUAmpOptimWrapper
-    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx512_bf16'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx512_bf16'}))
     layer = nn.Linear(4, 4)
     wrapper = CPUAmpOptimWrapper(optimizer=torch.optim.SGD(layer.parameters(), lr=0.1))
     with wrapper.optim_context(layer):
@@ -306,9 +306,9 @@ def test_cpu_amp_wrapper_autocasts_to_bf16(monkeypatch):
 def test_cpu_amp_refused_where_bf16_is_emulated(monkeypatch):
     from mmengine.config import Config
 
+    from mmbackbones.config import ConfigError
     from mmbackbones.engine import CPUAmpOptimWrapper, apply_fast_paths
-    from mmbackbones.engine.config import ConfigError
-    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx2'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx2'}))
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     cfg = Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
                       model=dict(backbone=dict(type='ResNet', norm_eval=True))))
@@ -397,13 +397,13 @@ def test_cpu_amp_if_emulated_trains_fp32_and_says_why(monkeypatch):
     optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
     logged = []
     monkeypatch.setattr(mmengine.logging, 'print_log', lambda msg, **kw: logged.append(msg))
-    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx2'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx2'}))
     wrapper = CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp32')
     assert not wrapper.bf16
     with wrapper.optim_context(layer):
         assert layer(torch.randn(2, 4)).dtype == torch.float32
     assert len(logged) == 1 and 'training in fp32, not bf16' in logged[0]
-    monkeypatch.setattr(optimize_module, 'cpu_flags', lambda: frozenset({'avx512_bf16'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx512_bf16'}))
     wrapper = CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp32')
     with wrapper.optim_context(layer):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16

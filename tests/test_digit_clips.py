@@ -9,8 +9,13 @@ import os
 import numpy as np
 import pytest
 
-from mmbackbones.datasets import digit_clips
-from mmbackbones.datasets.digit_clips import CLASSES, generate, load_split, prepare_digit_clips
+from mmbackbones.demos.datasets import digit_clips
+from mmbackbones.demos.datasets.digit_clips import (
+    CLASSES,
+    generate,
+    load_split,
+    prepare_digit_clips,
+)
 
 SMALL = dict(num_train=24, num_val=16)
 

@@ -20,8 +20,8 @@ import sys
 import numpy as np
 import pytest
 
-from mmbackbones.datasets import digit_canvas
-from mmbackbones.datasets.digit_canvas import generate, prepare_digit_canvas, source_digits
+from mmbackbones.demos.datasets import digit_canvas
+from mmbackbones.demos.datasets.digit_canvas import generate, prepare_digit_canvas, source_digits
 from mmbackbones.deploy import why_no_torchao
 
 from conftest import json_rows, requires_mmdet, tool
@@ -177,7 +177,7 @@ def test_crash_mid_write_leaves_no_dataset_folder(tmp_path, monkeypatch):
     # a process killed mid-write: no dataset folder; the next call builds it
     script = (
         'import os, signal\n'
-        'from mmbackbones.datasets import digit_canvas as dc\n'
+        'from mmbackbones.demos.datasets import digit_canvas as dc\n'
         'real, n = dc._save_png, []\n'
         'def save(a, p):\n'
         '    n.append(p)\n'
@@ -360,7 +360,7 @@ def test_mmdet_config_without_mmdet_says_what_to_install(tmp_path, monkeypatch, 
 def test_broken_mmdet_install_says_what_to_install(monkeypatch):
     from mmengine.config import Config
 
-    from mmbackbones.engine import config as engine_config
+    from mmbackbones import config as engine_config
     cfg = Config(dict(default_scope='mmdet'))
     if importlib.util.find_spec('mmdet') is None:
         with pytest.raises(engine_config.ConfigError, match='mmdet is not installed: bash tools/'):

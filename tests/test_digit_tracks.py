@@ -12,9 +12,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmbackbones.datasets import digit_tracks
-from mmbackbones.datasets.digit_canvas import source_digits
-from mmbackbones.datasets.digit_tracks import (
+from mmbackbones.demos.datasets import digit_tracks
+from mmbackbones.demos.datasets.digit_canvas import source_digits
+from mmbackbones.demos.datasets.digit_tracks import (
     MIN_VISIBILITY,
     generate,
     prepare_digit_tracks,

@@ -20,7 +20,7 @@ import torch
 import torch.multiprocessing as mp
 from mmengine.config import Config
 
-from mmbackbones.engine.config import build_model_from_cfg
+from mmbackbones.config import build_model_from_cfg
 
 from conftest import DIGITS_CONFIG
 

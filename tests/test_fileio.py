@@ -10,13 +10,15 @@ import subprocess
 import pytest
 import torch
 
-from mmbackbones.checkpoint.io import atomic_write_path, save_atomic, write_atomic
-from mmbackbones.datasets._folder import build_folder_atomically
+from mmbackbones.demos.datasets._folder import build_folder_atomically
 from mmbackbones.utils.fileio import (
     TEMP_NAME,
     FileWriteError,
+    atomic_write_path,
     remove_stale_temp_files,
+    save_atomic,
     temp_path,
+    write_atomic,
     write_bytes_atomic,
 )
 
@@ -101,7 +103,7 @@ def test_dataset_folder_on_a_full_disk_is_not_left_half_built(small_tmpfs):
 
 def _checkpoint_bytes() -> int:
     """About what epoch_N.pth of the digits config weighs: weights, buffers and SGD momentum."""
-    from mmbackbones.engine.config import build_model_from_cfg, load_config
+    from mmbackbones.config import build_model_from_cfg, load_config
     model = build_model_from_cfg(load_config(DIGITS_CONFIG))
     tensors = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     return tensors + sum(p.numel() * p.element_size() for p in model.parameters())

@@ -19,9 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmbackbones.checkpoint import LAYOUTS, inflate_pretrained, load_pretrained, save_atomic
+from mmbackbones.checkpoint import LAYOUTS, inflate_pretrained, load_pretrained
 from mmbackbones.models import ResNet, ResNet3d
 from mmbackbones.registry import MODELS
+from mmbackbones.utils.fileio import save_atomic
 
 from conftest import (
     I3D,

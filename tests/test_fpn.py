@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import FPN, ResNet
 from mmbackbones.registry import MODELS
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import GoogLeNet
 from mmbackbones.models.backbones.googlenet import FeaturesWithAux
 from mmbackbones.registry import MODELS

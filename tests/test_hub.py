@@ -24,9 +24,8 @@ import torch
 import torch.multiprocessing as mp
 
 from mmbackbones import build_model, hub
-from mmbackbones.analysis.metafile import load_weights, weights_entry
-from mmbackbones.checkpoint import LAYOUTS
-from mmbackbones.checkpoint.io import CheckpointNotFoundError, read_state_dict
+from mmbackbones.checkpoint import LAYOUTS, CheckpointNotFoundError, read_state_dict
+from mmbackbones.checkpoint.catalogue import load_weights, weights_entry
 
 from conftest import registered_backbones, tool
 

@@ -151,14 +151,14 @@ def test_auto_never_picks_int8_and_no_vnni_says_how(monkeypatch):
     fp32 in docs/benchmarks.md) and the record says so, without a warning."""
     import warnings
 
-    from mmbackbones.deploy import inference
+    from mmbackbones.utils import hardware
     assert choose_precision('auto', torch.device('cpu'))[0] != 'int8'
-    monkeypatch.setattr(inference, 'cpu_flags', lambda: frozenset({'avx2'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx2'}))
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         chosen, why = choose_precision('int8', torch.device('cpu'))
     assert chosen == 'int8' and 'no VNNI' in why and '7 bits' in why, why
-    monkeypatch.setattr(inference, 'cpu_flags', lambda: frozenset({'avx2', 'avx512_vnni'}))
+    monkeypatch.setattr(hardware, 'cpu_flags', lambda: frozenset({'avx2', 'avx512_vnni'}))
     assert 'no VNNI' not in choose_precision('int8', torch.device('cpu'))[1]
 
 

@@ -34,7 +34,8 @@ def _config(tmp_path, digits_root: str, name: str, at: str | None = None, epoch:
     # ResNet-18 with 8 base channels (64 at the last stage): a few ms per iteration
     return tiny_config(tmp_path, digits_root, name, epochs=EPOCHS, extra=f"""
 model = dict(backbone=dict(base_channels=8), head=dict(in_channels=64))
-custom_imports = dict(imports=['mmbackbones', 'kill_hooks'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.demos', 'kill_hooks'],
+                      allow_failed_imports=False)
 custom_hooks = [dict(type='CurvePlotHook'), dict(type='RNGStateHook'),
                 dict(type='SigkillHook', progress_file={str(tmp_path / f'{name}.progress')!r},
                      at={at!r}, epoch={epoch})]

@@ -32,7 +32,7 @@ THEIRS = {
 
 
 def _build(cfg):
-    from mmbackbones.engine.config import build_model_from_cfg
+    from mmbackbones.config import build_model_from_cfg
     return build_model_from_cfg(cfg)
 
 
@@ -104,7 +104,7 @@ def test_config_builds_and_steps(name):
     from mmengine.optim import OptimWrapper
     from mmengine.registry import MODELS
 
-    from mmbackbones.engine.config import load_config
+    from mmbackbones.config import load_config
     from mmbackbones.models import ResNet3d
     cfg = load_config(osp.join(ROOT, CONFIGS[name]))
     assert cfg.default_scope == 'mmaction'
@@ -137,7 +137,7 @@ def test_mmaction_recognizer_checkpoint_gives_the_same_scores(tmp_path, name):
     """A checkpoint of mmaction2's own recognizer (its ResNet3d, ConvModule names) loads into
     ours and gives the same class scores."""
     from mmbackbones.compat.mmaction import load_recognizer_checkpoint
-    from mmbackbones.engine.config import load_config
+    from mmbackbones.config import load_config
     ours_cfg = load_config(osp.join(ROOT, CONFIGS[name]))
     if THEIRS[name] is not None:
         theirs_cfg = load_config_text(tmp_path, f'_base_ = {THEIRS[name]!r}\n')
@@ -166,7 +166,7 @@ def test_mmaction_recognizer_checkpoint_gives_the_same_scores(tmp_path, name):
 
 
 def load_config_text(tmp_path, text: str):
-    from mmbackbones.engine.config import load_config
+    from mmbackbones.config import load_config
     path = tmp_path / 'cfg.py'
     path.write_text(text)
     return load_config(str(path))

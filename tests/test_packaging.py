@@ -125,7 +125,7 @@ def test_wheel_installed_outside_the_checkout(dists, tmp_path):
     out = _run([sys.executable, '-c', (
         'import os.path as osp, runpy, sys\n'
         'import mmbackbones\n'
-        'from mmbackbones.analysis.metafile import load_zoo, zoo_root\n'
+        'from mmbackbones.checkpoint.catalogue import load_zoo, zoo_root\n'
         'print(osp.dirname(mmbackbones.__file__), zoo_root(), len(load_zoo()))\n'
         'tools = osp.join(zoo_root(), "tools")\n'
         'for tool, arg in (("misc/list_models.py", "resnet50"),\n'

@@ -49,7 +49,7 @@ def test_readme_is_a_landing_page_whose_links_resolve():
 def test_readme_family_table_agrees_with_the_metafiles():
     """Every named variant has one row, with the metafile's parameters, FLOPs and weights."""
     from mmbackbones import MODELS
-    from mmbackbones.analysis.metafile import load_weights, load_zoo
+    from mmbackbones.checkpoint.catalogue import load_weights, load_zoo
 
     from conftest import registered_backbones
     zoo, weights = load_zoo(), load_weights()

@@ -43,7 +43,7 @@ def test_scoped_type_builds_from_mmpretrain_registry():
 def test_plain_type_builds_under_default_scope():
     result = run_fresh(
         'from mmengine.registry import MODELS\n'
-        'from mmbackbones.utils import register_all_modules\n'
+        'from mmbackbones import register_all_modules\n'
         'register_all_modules()\n'
         "m = MODELS.build(dict(type='ResNet', depth=18))\n"
         'print(type(m).__module__)')

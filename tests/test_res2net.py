@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import Bottle2neck, Res2Net
 from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import ResNet, ResNet_CIFAR, ResNetV1c, ResNetV1d
 from mmbackbones.models.layers import BasicBlock, Bottleneck
 from mmbackbones.registry import MODELS

@@ -8,7 +8,7 @@ import torch
 from mmcv.cnn import NonLocal3d
 from mmengine.config import Config
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import ResNet3d
 from mmbackbones.registry import MODELS
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import ResNeXt
 from mmbackbones.models.layers import Bottleneck
 from mmbackbones.registry import MODELS

@@ -10,8 +10,8 @@ import pytest
 from mmengine.config import Config
 
 from mmbackbones.analysis import measure_complexity
-from mmbackbones.analysis.metafile import zoo_entry
-from mmbackbones.engine.config import (
+from mmbackbones.checkpoint.catalogue import zoo_entry
+from mmbackbones.config import (
     ConfigError,
     build_model_from_cfg,
     check_cfg_options,
@@ -215,7 +215,7 @@ def test_tools_take_cfg_options_for_configs_only(name, capsys, monkeypatch, tmp_
 
 
 def test_build_for_tool_builds_exactly_what_is_named():
-    from mmbackbones.build import build_for_tool
+    from mmbackbones.cli import build_for_tool
     full = build_for_tool('ResNeXt', dict(depth=50)).backbone
     assert sum(p.numel() for p in full.parameters()) == \
         sum(p.numel() for p in MODELS.build(dict(type='resnext50_32x4d')).parameters())
@@ -229,7 +229,7 @@ def test_build_for_tool_builds_exactly_what_is_named():
     (None, (1, 3, 224, 224)), ([64], (1, 3, 64, 64)), ([32, 48], (1, 3, 32, 48)),
     ([2, 3, 40, 40], (2, 3, 40, 40)), ([1, 3, 4, 40, 40], ValueError), ([3, 40, 40], ValueError)])
 def test_one_shape_convention(shape, expected):
-    from mmbackbones.build import input_shape
+    from mmbackbones.cli import input_shape
     backbone = MODELS.build(dict(type='resnet18'))
     if expected is ValueError:
         with pytest.raises(ValueError, match='--shape .*: give S, H W or the full 4-D'):

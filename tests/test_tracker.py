@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmbackbones.tracking import Frame, IoUTracker, box_iou, mot_metrics
+from mmbackbones.demos.tracking import Frame, IoUTracker, box_iou, mot_metrics
 
 from conftest import why_no_tracking
 

@@ -113,7 +113,7 @@ def _build(config: str, **backbone):
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
 
-    import mmbackbones.tracking  # noqa: F401  (registers ClipDetector)
+    import mmbackbones.demos.tracking  # noqa: F401  (registers ClipDetector)
     register_all_modules()
     cfg = Config.fromfile(config)
     cfg.model.backbone.update(backbone)
@@ -147,7 +147,7 @@ def test_clip_detector_refuses_bad_input():
 
 
 def test_clip_dataset_clips_and_errors(tmp_path):
-    from mmbackbones.tracking import DigitTrackClipDataset
+    from mmbackbones.demos.tracking import DigitTrackClipDataset
     root = str(tmp_path / 'tracks')
     ds = DigitTrackClipDataset(root, split='val', clip_len=4, test_mode=True,
                                generator=GENERATOR)

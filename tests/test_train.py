@@ -179,7 +179,7 @@ def test_checkpoint_hook_mends_last_checkpoint(tmp_path):
 
 
 def test_digits_dataset_prepared_once(digits_root):
-    from mmbackbones.datasets import DigitsDataset, prepare_digits
+    from mmbackbones.demos.datasets import DigitsDataset, prepare_digits
     train = DigitsDataset(digits_root, split='train')
     val = DigitsDataset(digits_root, split='val')
     assert (len(train), len(val)) == (1437, 360)

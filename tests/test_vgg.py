@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmbackbones.analysis.metafile import metadata
+from mmbackbones.checkpoint.catalogue import metadata
 from mmbackbones.models import VGG
 from mmbackbones.registry import MODELS
 

@@ -57,7 +57,7 @@ else
 fi
 if [ "$WITH_MMACTION" = 1 ]; then EXTRAS="$EXTRAS,mmaction"; fi
 if [ "$WITH_OPENVINO" = 1 ]; then EXTRAS="$EXTRAS,openvino"; fi
-# Detect-and-Track on the digit videos (mmbackbones.tracking): Hungarian matching and the MOT
+# Detect-and-Track on the digit videos (mmbackbones.demos.tracking): Hungarian matching and the MOT
 # metrics libraries.
 if [ "$WITH_TRACKING" = 1 ]; then EXTRAS="$EXTRAS,tracking"; fi
 $PIP -e ".[$EXTRAS]"

@@ -52,12 +52,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-#: Metrics of clip datasets (mmbackbones.tracking): ``--out`` dumps with DumpFrameResults.
+#: Metrics of clip datasets (mmbackbones.demos.tracking): ``--out`` dumps with DumpFrameResults.
 CLIP_METRICS = ('FrameCocoMetric', 'MOTMetric')
 
 
 def build_config(args: argparse.Namespace):
-    from mmbackbones.engine.config import ConfigError, check_dataset_paths, load_config
+    from mmbackbones.config import ConfigError, check_dataset_paths, load_config
     from mmbackbones.engine.launch import setup_launcher
 
     cfg = load_config(args.config, args.cfg_options)
@@ -87,8 +87,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmengine.runner import Runner
 
+    from mmbackbones.config import ConfigError
     from mmbackbones.engine import training_checkpoint_globals
-    from mmbackbones.engine.config import ConfigError
     from mmbackbones.engine.launch import distributed_teardown
 
     try:

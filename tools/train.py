@@ -60,7 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace):
     """The config of this run: file, ``--cfg-options``, then the other flags."""
-    from mmbackbones.engine.config import ConfigError, check_dataset_paths, load_config
+    from mmbackbones.config import ConfigError, check_dataset_paths, load_config
     from mmbackbones.engine.launch import setup_launcher
 
     cfg = load_config(args.config, args.cfg_options)
@@ -101,8 +101,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from mmengine.runner import Runner
 
+    from mmbackbones.config import ConfigError
     from mmbackbones.engine import training_checkpoint_globals
-    from mmbackbones.engine.config import ConfigError
     from mmbackbones.engine.launch import distributed_teardown
 
     try:

@@ -4,6 +4,8 @@ _base_ = [
     '../_base_/models/resnet18.py', '../_base_/datasets/digits_bs16.py',
     '../_base_/default_runtime.py'
 ]
+# the digits dataset lives in the demo tasks' wing, which the library itself never imports
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.demos'], allow_failed_imports=False)
 
 model = dict(head=dict(num_classes=10, topk=(1, )))
 

@@ -1,7 +1,8 @@
-"""Model analysis behind ``tools/analysis_tools`` (parameters and FLOPs per stage)."""
+"""Model analysis behind ``tools/analysis_tools``: parameters and FLOPs per stage, peak memory.
+
+The reference numbers they are compared with are the weights wing's catalogue
+(:mod:`mmbackbones.checkpoint.catalogue`)."""
 from .complexity import CONVENTIONS, Complexity, measure_complexity
 from .memory import peak_allocated_bytes
-from .metafile import ZooEntry, load_zoo, metadata, zoo_entry
 
-__all__ = ['CONVENTIONS', 'Complexity', 'measure_complexity', 'ZooEntry', 'load_zoo', 'metadata',
-           'peak_allocated_bytes', 'zoo_entry']
+__all__ = ['CONVENTIONS', 'Complexity', 'measure_complexity', 'peak_allocated_bytes']

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from ..models.backbones import BaseBackbone
+
 CONVENTIONS = ('torchvision', 'mmengine')
 
 
@@ -50,7 +52,6 @@ def _human(n: float) -> str:
 
 def _parts(model: nn.Module) -> list[tuple[str, list[str]]]:
     """(part name, module-name prefixes) in forward order: stem, each stage, neck, head."""
-    from mmbackbones.models.backbones import BaseBackbone
     backbone, prefix = model, ''
     if not isinstance(model, BaseBackbone) and isinstance(getattr(model, 'backbone', None),
                                                            BaseBackbone):

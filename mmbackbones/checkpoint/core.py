@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from .errors import CheckpointMismatchError
 from .layouts import LAYOUTS, Layout
 
 #: Where wrapper models (detectors, classifiers, recognizers) keep the part we load.
@@ -25,10 +26,6 @@ AUTO_PREFIXES = ('backbone.', 'model.backbone.', 'encoder.', 'neck.')
 
 #: Our own names (and any checkpoint no layout claims): no renaming.
 NATIVE = Layout(name='mmbackbones', detect=lambda state_dict, model: True)
-
-
-class CheckpointMismatchError(ValueError):
-    """The checkpoint matched too little of the model; the message holds the report."""
 
 
 @dataclass

@@ -29,7 +29,8 @@ import torch
 import torch.nn as nn
 from mmengine.registry import WEIGHT_INITIALIZERS
 
-from .core import CheckpointMismatchError, Report, check_min_match, commit, match_checkpoint
+from .core import Report, check_min_match, commit, match_checkpoint
+from .errors import CheckpointMismatchError
 from .io import read_state_dict
 
 INFLATE_METHODS = ('mean', 'center', 'repeat')

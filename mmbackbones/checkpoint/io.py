@@ -23,17 +23,8 @@ import re
 import numpy as np
 import torch
 
-
-class CheckpointFileError(ValueError):
-    """A checkpoint file that cannot be read; the message names the file and what is wrong."""
-
-
-class CheckpointNotFoundError(CheckpointFileError, FileNotFoundError):
-    """The checkpoint path does not exist (or could not be downloaded)."""
-
-
-class UnsafeCheckpointError(CheckpointFileError, pickle.UnpicklingError):
-    """The file would have to run code to load; it was refused."""
+from . import hub
+from .errors import CheckpointFileError, CheckpointNotFoundError, UnsafeCheckpointError
 
 
 def _numpy_reconstructors() -> dict:
@@ -48,7 +39,15 @@ def _numpy_reconstructors() -> dict:
             for func in (multiarray._reconstruct, multiarray.scalar)}
 
 
-def _extra_safe_globals() -> list:
+def safe_globals() -> list:
+    """What ``torch.load(weights_only=True)`` may rebuild beyond torch's own list: numpy arrays,
+    dtypes and scalars, and mmengine's ``HistoryBuffer`` (with a ``getattr`` limited to its
+    public attributes), which OpenMMLab training checkpoints carry in ``meta``/``message_hub``.
+
+    Example:
+        >>> with torch.serialization.safe_globals(safe_globals()):  # doctest: +SKIP
+        ...     torch.load('work_dirs/run/epoch_1.pth', weights_only=True)
+    """
     found = [np.ndarray, np.dtype] + [(func, name) for name, func in
                                       _numpy_reconstructors().items()]
     found += [type(np.dtype(t)) for t in ('f2', 'f4', 'f8', 'i1', 'i2', 'i4', 'i8', 'u1', 'b1')]
@@ -74,8 +73,7 @@ def _history_buffer_getattr(obj, name: str):
 def resolve_checkpoint(name: str) -> str:
     """Return a local file for ``name``: a path, or a URL/model-zoo name downloaded into torch
     hub's cache by :func:`mmbackbones.hub.resolve` (hash-checked, once per machine)."""
-    from ..hub import resolve
-    cached = resolve(str(name))
+    cached = hub.resolve(str(name))
     if cached is None:
         if osp.isdir(name):
             raise CheckpointFileError(f'checkpoint={name!r} is a directory, not a checkpoint '
@@ -159,7 +157,7 @@ def _load_torch(path: str, head: bytes):
             f'{path} is not a PyTorch checkpoint: it starts with {head[:16]!r} (a text or HTML '
             'page instead of the file?). Expected a torch.save() file, .safetensors or .pkl.')
     try:
-        with torch.serialization.safe_globals(_extra_safe_globals()):
+        with torch.serialization.safe_globals(safe_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         # torch wraps the reader's complaint: '... WeightsUnpickler error: Unsupported global: ...'
@@ -229,14 +227,17 @@ def read_state_dict(name: str) -> dict:
     return state_dict
 
 
-# ----------------------------------------------------------------------------- writing
-# The one atomic writer lives in mmbackbones.utils.fileio; its names stay importable from here.
-from ..utils.fileio import (  # noqa: E402,F401
-    TEMP_NAME,
-    FileWriteError,
-    atomic_write_path,
-    save_atomic,
-    temp_path,
-    write_atomic,
-    write_bytes_atomic,
-)
+# ----------------------------------------------------------------------------- mmengine
+def _register_with_mmengine() -> None:
+    """``mmbackbones://`` names also work in mmengine's ``CheckpointLoader`` (``load_from``,
+    ``init_cfg`` of non-mmbackbones modules), read by :func:`load_file`."""
+    from mmengine.runner import CheckpointLoader
+
+    def load_from_mmbackbones(filename: str, map_location=None):
+        return load_file(filename)
+
+    CheckpointLoader.register_scheme(prefixes=hub.SCHEME, loader=load_from_mmbackbones,
+                                     force=True)
+
+
+_register_with_mmengine()

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 import torch.nn as nn
 
 from .core import (
-    CheckpointMismatchError,
     Report,
     check_min_match,
     commit,
     match_checkpoint,
     two_d_checkpoint_message,
 )
+from .deploy_state import check_deploy_state
+from .errors import CheckpointMismatchError
 from .io import read_state_dict
 
 __all__ = ['CheckpointMismatchError', 'LoadReport', 'load_pretrained', 'load_state_dict_report']
@@ -56,8 +57,7 @@ def load_state_dict_report(model: nn.Module, state_dict: dict, checkpoint: str =
     check_min_match(min_match)
     own_state = model.state_dict()
     match = match_checkpoint(model, state_dict, prefix)
-    from ..deploy.fuse import check_deploy_state  # folded and unfolded never mix
-    check_deploy_state(model, match.state_dict)
+    check_deploy_state(model, match.state_dict)  # folded and unfolded never mix
     report = LoadReport(checkpoint=checkpoint, prefix=match.prefix, layout=match.layout)
     to_load = {}
     for key, value in match.state_dict.items():

@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ..checkpoint import load_state_dict_report, read_state_dict
 from ..registry import MODELS
 
 UPSTREAM_ISSUE = 'https://github.com/open-mmlab/mmaction2/issues/2714'
@@ -173,7 +174,6 @@ def load_recognizer_checkpoint(model: nn.Module, checkpoint: str,
         >>> reports['backbone'].layout, reports['cls_head'].missing
         ('mmaction2', [])
     """
-    from ..checkpoint import load_state_dict_report, read_state_dict
     state_dict = read_state_dict(checkpoint)
     return {name: load_state_dict_report(part, state_dict, checkpoint=checkpoint,
                                          prefix=f'{name}.', min_match=min_match)

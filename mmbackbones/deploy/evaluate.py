@@ -16,6 +16,11 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 
+from .export import export
+from .inference import optimize
+from .onnx_backbone import OnnxBackbone
+from .openvino_backbone import OpenVinoBackbone
+
 BACKENDS = ('pytorch', 'openvino', 'onnxruntime')
 PRECISIONS = ('fp32', 'int8')
 
@@ -45,12 +50,8 @@ def deploy_backbone(backbone: nn.Module, precision: str, backend: str,
     if backend == 'pytorch':
         if precision == 'fp32':
             return backbone, 'float PyTorch backbone'
-        from .inference import optimize
         quantized, record = optimize(backbone, precision='int8', calibration=calibration)
         return quantized, str(record)
-    from .export import export
-    from .onnx_backbone import OnnxBackbone
-    from .openvino_backbone import OpenVinoBackbone
     backbone.switch_to_deploy()
     shape = tuple(calibration[0].shape)
     fmt = 'openvino' if backend == 'openvino' else 'onnx'

@@ -30,6 +30,9 @@ import torch.nn as nn
 
 from ..utils.fileio import atomic_write_path
 from ..utils.fileio import write_atomic as atomic_write
+from ..utils.hardware import cpu_has_vnni
+from .onnx_backbone import OnnxBackbone
+from .openvino_backbone import OpenVinoBackbone, set_metadata, why_no_openvino
 
 FORMATS = ('onnx', 'torchscript', 'exported_program', 'openvino')
 INT8_FORMATS = ('onnx', 'openvino')
@@ -199,7 +202,6 @@ def quantize_onnx(float_path: str, path: str, calibration: Sequence[torch.Tensor
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .quantize import cpu_has_vnni
     prepared = path + '.prep.onnx'
     try:
         quant_pre_process(float_path, prepared, skip_symbolic_shape=True)
@@ -220,7 +222,6 @@ def quantize_onnx(float_path: str, path: str, calibration: Sequence[torch.Tensor
 
 
 def _run_onnx(path: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    from .onnx_backbone import OnnxBackbone
     return OnnxBackbone(path)(x)
 
 
@@ -250,7 +251,6 @@ def _export_openvino(model: nn.Module, x: torch.Tensor, dynamic: bool, tmp: str,
                      calibration: Sequence[torch.Tensor] | None = None) -> None:
     """The dynamo ONNX export, read by OpenVINO, NNCF-quantized with ``calibration``, saved as
     the IR ``tmp`` (``.xml``) + its ``.bin``."""
-    from .openvino_backbone import set_metadata, why_no_openvino
     reason = why_no_openvino(nncf=calibration is not None)
     if reason is not None:
         raise ExportError(f'OpenVINO export needs {reason}.')
@@ -270,7 +270,6 @@ def _export_openvino(model: nn.Module, x: torch.Tensor, dynamic: bool, tmp: str,
 
 
 def _run_openvino(path: str, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    from .openvino_backbone import OpenVinoBackbone
     return OpenVinoBackbone(path, precision_hint='f32')(x)
 
 

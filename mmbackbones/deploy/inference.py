@@ -7,7 +7,6 @@ slower), bf16 (or fp16 without bf16) on CUDA GPUs.
 """
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,54 +15,18 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 
+from ..models.fuse import fuse_conv_bn
+from ..utils.hardware import (
+    cpu_has_native_bf16,
+    cpu_has_native_fp16,
+    cpu_has_vnni,
+    hardware_summary,
+)
+from .quantize import quantize_int8
+from .wrappers import FrozenCompiled, InferenceModel
+
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16', 'int8')
 _DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-@functools.lru_cache(maxsize=1)
-def _cpuinfo(*keys: str) -> str | None:
-    """The value of the first ``/proc/cpuinfo`` line starting with one of ``keys`` (None where
-    there is none or the file cannot be read)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith(keys):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where it cannot be read)."""
-    return frozenset((_cpuinfo('flags', 'Features') or '').split())
-
-
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` ('CPU model unknown' where it is not there)."""
-    return _cpuinfo('model name') or 'CPU model unknown'
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (``avx512_bf16`` or AMX ``amx_bf16``)."""
-    return bool({'avx512_bf16', 'amx_bf16'} & cpu_flags())
-
-
-def cpu_has_native_fp16() -> bool:
-    """Whether this CPU computes fp16 natively (``avx512_fp16`` or AMX ``amx_fp16``)."""
-    return bool({'avx512_fp16', 'amx_fp16'} & cpu_flags())
-
-
-def hardware_summary(device: torch.device | str = 'cpu') -> str:
-    """One line naming the device: GPU name, or the CPU's vector/bf16 flags."""
-    device = torch.device(device)
-    if device.type == 'cuda':
-        return f'GPU {torch.cuda.get_device_name(device)}'
-    wanted = ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_bf16',
-              'amx_int8', 'avx512_fp16', 'amx_fp16')
-    flags = [f for f in wanted if f in cpu_flags()]
-    return (f'CPU flags: {" ".join(flags) or "none of " + ", ".join(wanted)}; '
-            f'native bf16: {"yes" if cpu_has_native_bf16() else "no"}')
 
 
 def choose_precision(precision: str, device: torch.device) -> tuple[str, str]:
@@ -74,7 +37,6 @@ def choose_precision(precision: str, device: torch.device) -> tuple[str, str]:
         if device.type != 'cpu':
             raise ValueError(f"precision='int8' runs on the CPU (x86 oneDNN kernels); the model "
                              f'is on {device}.')
-        from .quantize import cpu_has_vnni
         if not cpu_has_vnni():
             return 'int8', ('requested; this CPU has no VNNI/AMX-INT8: AVX2 int8 kernels '
                             '(u8 x s8 pairs summed in 16 bits), activations in 7 bits')
@@ -105,40 +67,6 @@ def _memory_format(model: nn.Module) -> torch.memory_format:
     if any(isinstance(m, nn.Conv3d) for m in model.modules()):
         return torch.channels_last_3d
     return torch.channels_last
-
-
-class _Wrapper(nn.Module):
-    """A module around ``self.model`` that reads the attributes it lacks (``out_channels``,
-    ``out_strides``, ``output_shape``, ...) from it."""
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules['model'], name)
-
-
-class InferenceModel(_Wrapper):
-    """Wraps an optimized model: casts the input to the model's dtype/memory format and the
-    outputs back to the input's dtype. Attributes it lacks (``out_channels``, ``out_strides``,
-    ``output_shape``, ...) are read from the wrapped model."""
-
-    def __init__(self, model: nn.Module, dtype: torch.dtype,
-                 memory_format: torch.memory_format | None) -> None:
-        super().__init__()
-        self.model = model
-        self.dtype = dtype
-        self.memory_format = memory_format
-
-    def forward(self, x: torch.Tensor):
-        in_dtype = x.dtype
-        x = x.to(self.dtype)
-        if self.memory_format is not None:
-            x = x.contiguous(memory_format=self.memory_format)
-        out = self.model(x)
-        if isinstance(out, (tuple, list)):
-            return type(out)(o.to(in_dtype) for o in out)
-        return out.to(in_dtype)
 
 
 @dataclass
@@ -209,7 +137,6 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
         if hasattr(model, 'switch_to_deploy'):
             report = model.switch_to_deploy()
         else:
-            from .fuse import fuse_conv_bn
             report = fuse_conv_bn(model)
         record.add('fuse', f'{len(report.folded)} BN folded, {len(report.skipped)} kept',
                    'conv-BN folding' + (f'; kept: {", ".join(n for n, _ in report.skipped[:4])}'
@@ -238,31 +165,8 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
     return Optimized(wrapped, record)
 
 
-class FrozenCompiled(_Wrapper):
-    """``torch.compile(model)`` called with inductor's weight freezing: the weights become
-    constants, pre-packed for oneDNN (conv + ReLU and conv + add + ReLU fused into one kernel).
-
-    Freezing is read when a graph is compiled, which happens at a call (once per new input
-    shape), and applies only without autograd, so every call runs under ``no_grad`` with it
-    patched on; ``torch.compile(..., options={'freezing': True})`` alone compiled unfrozen
-    graphs. Inference only: the weights are read once, when a shape is first compiled.
-    Attributes it lacks (``out_channels``, ...) are read from ``model``.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        object.__setattr__(self, '_compiled', torch.compile(model))  # not a second submodule
-
-    def forward(self, *args, **kwargs):
-        import torch._inductor.config as inductor_config
-        with torch.no_grad(), inductor_config.patch(freezing=True):
-            return self._compiled(*args, **kwargs)
-
-
 def _optimize_int8(model: nn.Module, record: OptimizeRecord, device: torch.device,
                    compile: bool | None, calibration, exclude: Sequence[str]) -> Optimized:
-    from .quantize import quantize_int8
     chosen, why = choose_precision('int8', device)
     record.precision = chosen
     record.add('layout', 'chosen by inductor', 'int8: the lowered graph picks oneDNN layouts')

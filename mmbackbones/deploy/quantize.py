@@ -47,7 +47,8 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.utils import _pair
 
-from . import inference
+from ..utils.hardware import cpu_has_vnni
+from .wrappers import FrozenCompiled
 
 INSTALL_TORCHAO = 'pip install torchao  (or pip install -e .[deploy])'
 
@@ -57,12 +58,6 @@ def why_no_torchao() -> str | None:
     if importlib.util.find_spec('torchao') is None:
         return f'torchao not installed ({INSTALL_TORCHAO})'
     return None
-
-
-def cpu_has_vnni() -> bool:
-    """Whether this CPU has int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX-INT8);
-    without them int8 convs are not faster than fp32 ones."""
-    return bool({'avx512_vnni', 'avx_vnni', 'amx_int8'} & inference.cpu_flags())
 
 
 @dataclass
@@ -376,7 +371,7 @@ def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[
 
     graph: nn.Module = converted
     if lower:  # freezing folds each q/dq pair and conv into a pre-packed int8 oneDNN conv
-        graph = inference.FrozenCompiled(converted)
+        graph = FrozenCompiled(converted)
     quantized = QuantizedModel(graph, model, report, lowered=lower)
     with torch.no_grad():  # compiles now (the first call of a user is then fast); checks it
         out = quantized(*first)

@@ -12,9 +12,9 @@
   intact.
 * torch >= 2.6 loads with ``weights_only=True``, which refuses the ``message_hub``
   (``HistoryBuffer``) and numpy values that mmengine stores in every training checkpoint.
-  :func:`training_checkpoint_globals` allows exactly those types (the allow-list of
-  :mod:`mmbackbones.checkpoint.io`) for the duration of a ``with`` block, instead of switching
-  unsafe loading on.
+  :func:`training_checkpoint_globals` allows exactly those types (the allow-list
+  :func:`mmbackbones.checkpoint.safe_globals`) for the duration of a ``with`` block, instead of
+  switching unsafe loading on.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from typing import Iterator, Union
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 
-from ..checkpoint.io import _extra_safe_globals
+from ..checkpoint import safe_globals
 from ..utils.fileio import remove_stale_temp_files, write_bytes_atomic
 
 
@@ -61,5 +61,5 @@ def training_checkpoint_globals() -> Iterator[None]:
         >>> with training_checkpoint_globals():
         ...     runner.train()  # resume=True loads epoch_N.pth with weights_only=True
     """
-    with torch.serialization.safe_globals(_extra_safe_globals()):
+    with torch.serialization.safe_globals(safe_globals()):
         yield

@@ -21,8 +21,10 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
+from ..config import ConfigError
+from ..models.layers.checks import check_choice
 from ..registry import HOOKS
-from .config import ConfigError
+from ..utils.hardware import cpu_has_native_bf16, hardware_summary
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -46,8 +48,6 @@ class CPUAmpOptimWrapper(OptimWrapper):
     """
 
     def __init__(self, force: bool = False, if_emulated: str = 'error', **kwargs) -> None:
-        from ..deploy.inference import cpu_has_native_bf16, hardware_summary
-        from ..models.layers.checks import check_choice
         check_choice('if_emulated', if_emulated, ('error', 'fp32', 'bf16'))
         #: Whether the forward passes autocast to bf16.
         self.bf16 = True
@@ -69,7 +69,6 @@ class CPUAmpOptimWrapper(OptimWrapper):
 
 
 def _refuse_emulated_bf16() -> None:
-    from ..deploy.inference import cpu_has_native_bf16, hardware_summary
     if not cpu_has_native_bf16():
         raise ConfigError(
             'CPU mixed precision (bf16 autocast) asked for, but this CPU has no native bf16 '
@@ -143,7 +142,6 @@ def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
             notes.append('--amp: AmpOptimWrapper (CUDA fp16 autocast, dynamic loss scale)')
         else:
-            from ..deploy.inference import hardware_summary
             if not cfg.optim_wrapper.get('force') and \
                     cfg.optim_wrapper.get('if_emulated', 'error') == 'error':
                 _refuse_emulated_bf16()

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from mmengine.config import Config
 
-from .config import ConfigError
+from ..config import ConfigError
 
 
 def setup_launcher(cfg: Config, launcher: str) -> None:

@@ -6,6 +6,9 @@ from typing import ClassVar
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from ..checkpoint import inflate_state_dict, load_state_dict_report, read_state_dict
+from ..checkpoint.deploy_state import check_deploy_state, is_deployed, refuse_train
+from . import fuse
 from .layers.checks import check_init_cfg, validating
 
 #: init_cfg types that load a checkpoint, after the other init_cfg entries (``'Inflate'``:
@@ -54,7 +57,6 @@ class PretrainedInitModule(BaseModule):
             super().init_weights()
             self._after_init_weights()
             return
-        from ..checkpoint import inflate_state_dict, load_state_dict_report, read_state_dict
         args = {k: v for k, v in pretrained.items() if k not in ('type', 'map_location')}
         if 'checkpoint' not in args:
             raise TypeError(f"init_cfg={pretrained!r}: type={pretrained['type']!r} needs "
@@ -78,7 +80,6 @@ class PretrainedInitModule(BaseModule):
     @property
     def deployed(self) -> bool:
         """Whether :meth:`switch_to_deploy` folded this module (inference only)."""
-        from ..deploy.fuse import is_deployed
         return is_deployed(self)
 
     def switch_to_deploy(self):
@@ -86,19 +87,16 @@ class PretrainedInitModule(BaseModule):
 
         Pairs are those the model declares (``conv_norm_pairs``, Sequential neighbours, mmcv
         ``ConvModule``); GN/LN and anything not foldable stay and are listed in the returned
-        :class:`~mmbackbones.deploy.fuse.FuseReport`. Afterwards ``train()`` raises, and
+        :class:`~mmbackbones.models.fuse.FuseReport`. Afterwards ``train()`` raises, and
         checkpoints saved from this module load only into deployed modules.
         """
-        from ..deploy.fuse import switch_to_deploy
-        return switch_to_deploy(self)
+        return fuse.switch_to_deploy(self)
 
     def train(self, mode: bool = True) -> nn.Module:
         if mode and self.deployed:
-            from ..deploy.fuse import refuse_train
             refuse_train(self)
         return super().train(mode)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        from ..deploy.fuse import check_deploy_state
         check_deploy_state(self, state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -1,3 +1,2 @@
-from .setup_env import register_all_modules
-
-__all__ = ['register_all_modules']
+"""Leaves every layer may import: the atomic file writer (:mod:`.fileio`) and what the CPU can
+do (:mod:`.hardware`). Nothing here imports another module of ours."""

@@ -100,7 +100,7 @@ LIBRARIES = ('timm', 'torchvision', 'mmpretrain')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmbackbones.build import add_model_arguments
+    from mmbackbones.cli import add_model_arguments
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     add_model_arguments(parser, many=True, checkpoint=False,
                         shape_help="Default: the model's example input at 224 x 224.")
@@ -297,8 +297,7 @@ def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dic
 
 def benchmark(spec: str, args: argparse.Namespace, model_args: dict) -> dict:
     """Build, measure and print one model; returns its table (see :func:`table`)."""
-    from mmbackbones.build import input_shape
-    from mmbackbones.deploy.build import build_labelled
+    from mmbackbones.cli import build_labelled, input_shape
     label, ours = build_labelled(spec, model_args, args.cfg_options)
     others = comparisons(label, args)
     if others and 'out_indices' not in model_args and getattr(ours, 'num_stages', 1) > 1:
@@ -513,8 +512,8 @@ def main(argv=None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    from mmbackbones.build import parse_model_args
-    from mmbackbones.engine.config import ConfigError
+    from mmbackbones.cli import parse_model_args
+    from mmbackbones.config import ConfigError
     results = []
     try:
         model_args = parse_model_args(args.model_args)

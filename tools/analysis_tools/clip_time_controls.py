@@ -109,9 +109,9 @@ def main(argv=None) -> int:
     from compare_mmdet_backbone import machine
     from mmengine.runner import load_checkpoint
 
-    from mmbackbones.datasets.digit_clips import CLASSES, load_split, prepare_digit_clips
+    from mmbackbones.config import ConfigError, build_model_from_cfg, load_config
+    from mmbackbones.demos.datasets.digit_clips import CLASSES, load_split, prepare_digit_clips
     from mmbackbones.engine import training_checkpoint_globals
-    from mmbackbones.engine.config import ConfigError, build_model_from_cfg, load_config
     try:
         cfg = load_config(args.config)
     except ConfigError as err:

@@ -56,7 +56,7 @@ def interleaved_steps(cfgs: dict, steps: int) -> dict:
     import torch
     from mmengine.runner import Runner
 
-    from mmbackbones.engine.config import build_model_from_cfg
+    from mmbackbones.config import build_model_from_cfg
     first = next(iter(cfgs.values()))
     build_model_from_cfg(first)  # sets the default scope for the dataloader's transforms
     batch = next(iter(Runner.build_dataloader(copy.deepcopy(first.train_dataloader), seed=0)))
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from compare_mmdet_backbone import machine
 
-    from mmbackbones.engine.config import ConfigError, load_config
+    from mmbackbones.config import ConfigError, load_config
     try:
         ours = load_config(args.config)
         theirs = mmaction_variant(ours)

@@ -137,7 +137,7 @@ def machine() -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmbackbones.engine.config import ConfigError, load_config
+    from mmbackbones.config import ConfigError, load_config
     try:
         cfg = load_config(args.config, args.cfg_options)
         if cfg.get('default_scope') != 'mmdet':

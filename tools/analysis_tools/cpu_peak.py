@@ -75,8 +75,12 @@ def rate(a: torch.Tensor, b: torch.Tensor, mm, min_time: float) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmbackbones.deploy.inference import cpu_has_native_bf16, cpu_model, hardware_summary
-    from mmbackbones.deploy.quantize import cpu_has_vnni
+    from mmbackbones.utils.hardware import (
+        cpu_has_native_bf16,
+        cpu_has_vnni,
+        cpu_model,
+        hardware_summary,
+    )
     torch.set_num_threads(args.threads)
     native = {'fp32': True, 'bf16': cpu_has_native_bf16(), 'int8': cpu_has_vnni()}
     print(f'machine: {platform.processor() or platform.machine()}, {cpu_model()}; '

@@ -20,7 +20,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 def parse_args(argv=None) -> argparse.Namespace:
     from mmbackbones.analysis import CONVENTIONS
-    from mmbackbones.build import add_model_arguments
+    from mmbackbones.cli import add_model_arguments
     parser = argparse.ArgumentParser(description='Parameters and FLOPs per stage.')
     add_model_arguments(parser, checkpoint=False, shape_help='Default: 224.')
     parser.add_argument('--convention', choices=CONVENTIONS, default='torchvision')
@@ -30,8 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from mmbackbones.analysis import measure_complexity
-    from mmbackbones.build import build_for_tool, input_shape, parse_model_args
-    from mmbackbones.engine.config import ConfigError
+    from mmbackbones.cli import build_for_tool, input_shape, parse_model_args
+    from mmbackbones.config import ConfigError
     try:
         built = build_for_tool(args.model, parse_model_args(args.model_args), args.cfg_options)
         shape = input_shape(built.backbone, args.shape)
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
 
 def reference_line(spec: str) -> str:
     """The metafile's numbers for ``spec`` (a variant or a config's base name), to compare."""
-    from mmbackbones.analysis.metafile import zoo_entry
+    from mmbackbones.checkpoint.catalogue import zoo_entry
     entry = zoo_entry(osp.splitext(osp.basename(spec))[0])
     if entry is None or entry.params is None:
         return 'reference: none in the metafiles (model-index.yml)'

@@ -92,7 +92,7 @@ def situations(gt_rows: np.ndarray, width: int, height: int) -> list[str]:
 def match(gt_boxes: np.ndarray, gt_labels: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
           labels: np.ndarray, iou_thr: float) -> tuple[np.ndarray, int]:
     """``(found per ground-truth box, number of detections matched)``: greedy by score."""
-    from mmbackbones.tracking.tracker import box_iou
+    from mmbackbones.demos.tracking.tracker import box_iou
     found = np.zeros(len(gt_boxes), bool)
     if len(boxes) == 0 or len(gt_boxes) == 0:
         return found, 0
@@ -110,7 +110,7 @@ def breakdown(path: str, score_thr: float, iou_thr: float) -> dict:
     """``dict(situation -> (found, total), 'precision' -> (matched, detections))``."""
     from PIL import Image
 
-    from mmbackbones.datasets.digit_tracks import read_gt
+    from mmbackbones.demos.datasets.digit_tracks import read_gt
     with open(path, 'rb') as f:
         samples = pickle.load(f)
     gts: dict[str, np.ndarray] = {}

@@ -37,7 +37,7 @@ SUFFIX = {'onnx': '.onnx', 'torchscript': '.ts.pt', 'exported_program': '.pt2',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmbackbones.build import add_model_arguments
+    from mmbackbones.cli import add_model_arguments
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     add_model_arguments(parser, shape_help="Default: batch 1 and the model's example input at "
                         '224 x 224.')
@@ -55,10 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmbackbones.build import input_shape, parse_model_args
+    from mmbackbones.cli import build_for_export, input_shape, parse_model_args
+    from mmbackbones.config import ConfigError
     from mmbackbones.deploy import ExportError, export
-    from mmbackbones.deploy.build import build_for_export
-    from mmbackbones.engine.config import ConfigError
 
     try:
         name, model = build_for_export(args.model, args.checkpoint,

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     if args.pretrained:
         return _print_weights(rows)
     from mmbackbones import build_model
-    from mmbackbones.analysis.metafile import zoo_entry
+    from mmbackbones.checkpoint.catalogue import zoo_entry
     width = max(len(r[0]) for r in rows)
     print(f'{"name":<{width}}  {"kind":<7}  {"params (ref)":>12}  {"FLOPs (ref)":>11}'
           f'{"  backbone params" if args.params else ""}  defined in')

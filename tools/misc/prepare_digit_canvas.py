@@ -10,7 +10,7 @@ import sys
 # Run from a checkout without `pip install -e .`: import this checkout's mmbackbones.
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmbackbones.datasets.digit_canvas import main  # noqa: E402
+from mmbackbones.demos.datasets.digit_canvas import main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -48,14 +48,14 @@ def save_grid(image, features, path: str, channels: int = 7) -> None:
                 ax.set_title(title if col or row == 0 else '', fontsize=7)
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    from mmbackbones.checkpoint.io import atomic_write_path
+    from mmbackbones.utils.fileio import atomic_write_path
     with atomic_write_path(path, keep_ext=True) as tmp:  # never a half-written PNG
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
 def main(argv=None) -> int:
-    from mmbackbones.build import add_model_arguments
+    from mmbackbones.cli import add_model_arguments
     parser = argparse.ArgumentParser(description='Save backbone feature maps as a PNG grid.')
     add_model_arguments(parser, shape_help='Default: 224.')
     parser.add_argument('image', help='input image')
@@ -64,13 +64,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from mmbackbones.build import (
+    from mmbackbones.cli import (
         build_for_tool,
         input_shape,
         load_tool_checkpoint,
         parse_model_args,
     )
-    from mmbackbones.engine.config import ConfigError
+    from mmbackbones.config import ConfigError
     if not osp.isfile(args.image):
         print(f'error: image {args.image!r} does not exist.', file=sys.stderr)
         return 2

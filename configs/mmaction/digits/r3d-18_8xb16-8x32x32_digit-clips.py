@@ -10,8 +10,9 @@
 #       model.backbone.init_cfg.checkpoint=work_dirs/resnet18_8xb16_digits/best_...pth
 #   (configs/mmaction/digits/r3d-18_inflate-center_8xb16-8x32x32_digit-clips.py does that)
 _base_ = 'mmaction::_base_/default_runtime.py'
-custom_imports = dict(imports=['mmbackbones', 'mmbackbones.compat.mmaction'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmbackbones', 'mmbackbones.compat.mmaction', 'mmbackbones.demos'],
+    allow_failed_imports=False)
 
 model = dict(
     type='Recognizer3D',

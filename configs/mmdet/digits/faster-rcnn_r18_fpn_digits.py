@@ -13,7 +13,7 @@ _base_ = [
     './_base_/digit_det.py',
     './_base_/digit_det_runtime.py',  # 10 epochs of AdamW, hooks
 ]
-custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.demos'], allow_failed_imports=False)
 
 model = dict(
     data_preprocessor=dict(

@@ -4,7 +4,7 @@
 #
 #   python tools/train.py configs/mmdet/digits/retinanet_res2net-w14-s4-c32_fpn_digits.py
 _base_ = './retinanet_r18_fpn_digits.py'
-custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.demos'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

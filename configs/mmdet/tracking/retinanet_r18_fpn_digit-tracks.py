@@ -4,7 +4,8 @@
 #
 #   python tools/train.py configs/mmdet/tracking/retinanet_r18_fpn_digit-tracks.py
 _base_ = './retinanet_r3d18_fpn_digit-tracks.py'
-custom_imports = dict(imports=['mmbackbones', 'mmbackbones.tracking'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.engine', 'mmbackbones.demos'],
+                      allow_failed_imports=False)
 
 model = dict(
     backbone=dict(

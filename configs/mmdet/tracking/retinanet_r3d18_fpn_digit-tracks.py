@@ -17,7 +17,8 @@ _base_ = [
     '../digits/_base_/digit_det_runtime.py',
     './_base_/digit_tracks.py',
 ]
-custom_imports = dict(imports=['mmbackbones', 'mmbackbones.tracking'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.engine', 'mmbackbones.demos'],
+                      allow_failed_imports=False)
 
 model = dict(
     type='ClipDetector',

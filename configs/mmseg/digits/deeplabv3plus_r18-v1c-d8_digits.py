@@ -19,7 +19,7 @@ _base_ = [
     './_base_/digit_seg.py',
     './_base_/digit_seg_runtime.py',
 ]
-custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.demos'], allow_failed_imports=False)
 norm_cfg = dict(type='BN', requires_grad=True)
 # ~94% of the pixels are background: weighting it 0.1 keeps the loss from settling on "all
 # background" for the first epochs (unweighted, 2 epochs gave mIoU 8.5, every pixel background)

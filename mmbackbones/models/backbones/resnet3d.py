@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import NonLocal3d, build_conv_layer, build_norm_layer
 
+from ...checkpoint import inflate_pretrained, load_pretrained
 from ...checkpoint.layouts.base import norm_prefix, rename
 from ...registry import MODELS
 from ..layers import BasicBlock, Bottleneck, check_choice, check_int, per_stage
@@ -294,10 +295,8 @@ class ResNet3d(ResNetSkeleton):
         if self.pretrained is None:
             return
         if self.pretrained2d:
-            from ...checkpoint.inflate import inflate_pretrained
             inflate_pretrained(self, self.pretrained, method='mean')
         else:
-            from ...checkpoint import load_pretrained
             load_pretrained(self, self.pretrained)
 
     def twin_2d(self) -> ResNet:

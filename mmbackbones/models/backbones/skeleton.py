@@ -131,7 +131,7 @@ class ResNetSkeleton(BaseBackbone):
         return getattr(self, self.norm1_name)
 
     def conv_norm_pairs(self) -> list[tuple[str, str]]:
-        """The stem's (conv, norm) pair for conv-BN folding (:mod:`mmbackbones.deploy.fuse`); a
+        """The stem's (conv, norm) pair for conv-BN folding (:mod:`mmbackbones.models.fuse`); a
         deep stem is a Sequential, whose neighbours the folding engine pairs itself."""
         return [] if getattr(self, 'deep_stem', False) else [('conv1', self.norm1_name)]
 

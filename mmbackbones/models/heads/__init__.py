@@ -12,7 +12,7 @@ from ...registry import MODELS
 def build_aux_cls_head(**kwargs):
     """Build :class:`mmbackbones.models.heads.aux_cls_head.AuxClsHead` (needs mmpretrain)."""
     try:
-        from .aux_cls_head import AuxClsHead
+        from .aux_cls_head import AuxClsHead  # optional dependency: mmpretrain
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError('AuxClsHead subclasses mmpretrain.ClsHead: install the train extra '
                           "(pip install 'mmbackbones[train]').") from err

@@ -174,7 +174,7 @@ class BasicBlock(_ResBlock):
         return self._plugins(out, 'after_conv2')
 
     def conv_norm_pairs(self) -> list[tuple[str, str]]:
-        """(conv, norm) pairs for conv-BN folding (:mod:`mmbackbones.deploy.fuse`)."""
+        """(conv, norm) pairs for conv-BN folding (:mod:`mmbackbones.models.fuse`)."""
         return [('conv1', self.norm1_name), ('conv2', self.norm2_name)]
 
 
@@ -274,7 +274,7 @@ class Bottleneck(_ResBlock):
         return self._plugins(out, 'after_conv3')
 
     def conv_norm_pairs(self) -> list[tuple[str, str]]:
-        """(conv, norm) pairs for conv-BN folding (:mod:`mmbackbones.deploy.fuse`)."""
+        """(conv, norm) pairs for conv-BN folding (:mod:`mmbackbones.models.fuse`)."""
         return [('conv1', self.norm1_name), ('conv2', self.norm2_name),
                 ('conv3', self.norm3_name)]
 

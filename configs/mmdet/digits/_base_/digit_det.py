@@ -1,7 +1,7 @@
 # The digit canvas detection set for mmdetection configs: handwritten digits of scikit-learn
 # (real 8x8 digits, upscaled to 16-40 px), 2-6 per 128x128 canvas with clutter, 10 classes,
 # 3,000 train / 500 val images, COCO boxes from the digits' ink. Written under data_root on
-# first use by mmbackbones.DigitCanvasDataset (mmbackbones/datasets/digit_canvas.py): no download.
+# first use by mmbackbones.DigitCanvasDataset (mmbackbones/demos/datasets/digit_canvas.py): no download.
 # Another data_root: change it in the datasets and in val_evaluator.ann_file.
 dataset_type = 'mmbackbones.DigitCanvasDataset'
 data_root = 'data/digit_det/'

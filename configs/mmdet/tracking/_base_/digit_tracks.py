@@ -1,7 +1,7 @@
 # The digit tracking videos for mmdetection configs: 1,920 train / 12 val videos of 24 frames,
 # 96x96, 2-5 handwritten digits of scikit-learn per video moving, bouncing, crossing, occluding
 # each other, entering and leaving; static clutter. MOTChallenge + COCO-video ground truth, written
-# under data_root on first use (mmbackbones/datasets/digit_tracks.py): no download.
+# under data_root on first use (mmbackbones/demos/datasets/digit_tracks.py): no download.
 # Items are clips of clip_len frames (mmbackbones.DigitTrackClipDataset); the evaluation scores
 # every frame once (clips tiling the videos): COCO bbox mAP per frame (mmdet's CocoMetric, as FrameCocoMetric) and
 # MOTA/IDF1/HOTA of the tracks (MOTMetric: IoUTracker + motmetrics/trackeval).

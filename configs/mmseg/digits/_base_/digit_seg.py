@@ -2,7 +2,7 @@
 # configs (handwritten digits of scikit-learn, real 8x8 digits upscaled to 16-40 px, 2-6 per
 # 128x128 canvas with clutter) with a class per pixel: 0 background (clutter included), 1 + d on
 # the ink of digit d (11 classes). 3,000 train / 500 val images, written under data_root on first
-# use by mmbackbones.DigitCanvasSegDataset (mmbackbones/datasets/digit_seg.py): no download.
+# use by mmbackbones.DigitCanvasSegDataset (mmbackbones/demos/datasets/digit_seg.py): no download.
 dataset_type = 'mmbackbones.DigitCanvasSegDataset'
 data_root = 'data/digit_det/'
 crop_size = (128, 128)

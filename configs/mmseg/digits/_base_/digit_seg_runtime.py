@@ -2,7 +2,7 @@
 # from scratch (no pretrained weights can be downloaded here) over whole epochs, mIoU every
 # epoch, the best checkpoint kept, curves and drawn predicted masks in the work dir.
 _base_ = 'mmseg::_base_/default_runtime.py'
-custom_imports = dict(imports=['mmbackbones'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmbackbones', 'mmbackbones.demos'], allow_failed_imports=False)
 
 # 12 epochs of 3,000 canvases = 2,256 steps of 16 images: 0.32 s per step of the DeepLabV3+
 # ResNetV1c-18 config on 2 idle cores, 13 min 51 s with the evaluations (README: the mIoU).

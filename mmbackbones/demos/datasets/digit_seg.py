@@ -1,7 +1,7 @@
 """The digit canvases (:mod:`.digit_canvas`) with per-pixel masks as an mmsegmentation dataset.
 
-Imported by ``mmbackbones.datasets`` only where mmsegmentation can be imported; an mmseg config
-names it ``type='mmbackbones.DigitCanvasSegDataset'``.
+Imported by ``mmbackbones.demos.datasets`` only where mmsegmentation can be imported; an
+mmseg config names it ``type='mmbackbones.DigitCanvasSegDataset'``.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Optional
 
 from mmseg.datasets import BaseSegDataset
 
-from ..registry import DATASETS
+from ...registry import DATASETS
 from .digit_canvas import CLASSES, SPLITS, prepare_digit_canvas
 
 
@@ -17,13 +17,13 @@ from .digit_canvas import CLASSES, SPLITS, prepare_digit_canvas
 class DigitCanvasSegDataset(BaseSegDataset):
     """Handwritten digits on 128 x 128 canvases with a class per pixel: 0 background (clutter
     included), ``1 + d`` on the ink of digit ``d`` (11 classes). The same canvases as
-    :class:`~mmbackbones.datasets.digit_det.DigitCanvasDataset`; the masks are written into the
-    folder on first use (3,000 train and 500 val images with the default settings).
+    :class:`~mmbackbones.demos.datasets.digit_det.DigitCanvasDataset`; the masks are written
+    into the folder on first use (3,000 train and 500 val images with the default settings).
 
     Args:
         data_root: Folder of the prepared canvases (created, or given masks, when needed).
         split: ``'train'`` or ``'val'``.
-        generator: Settings of :func:`~mmbackbones.datasets.digit_canvas.prepare_digit_canvas`
+        generator: Settings of :func:`~mmbackbones.demos.datasets.digit_canvas.prepare_digit_canvas`
             (``seed``, ``num_train``, ...); a folder prepared with other settings is an error.
         **kwargs: Passed to mmseg's ``BaseSegDataset`` (``pipeline``, ``indices``,
             ``test_mode``, ...).

@@ -21,6 +21,9 @@ import warnings
 from typing import Any, Iterable, Optional
 
 from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+
+from .compat import apply_compat_fixes
 
 
 class ConfigError(ValueError):
@@ -58,7 +61,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         near = difflib.get_close_matches(path, glob.glob('configs/**/*.py', recursive=True), n=3)
         hint = f' Did you mean {", ".join(near)}?' if near else ''
         raise ConfigError(f'config file {path!r} does not exist.{hint}')
-    from ..compat import apply_compat_fixes
     apply_compat_fixes()  # before the config's custom_imports or scope import anything
     try:
         cfg = Config.fromfile(path)
@@ -143,7 +145,6 @@ def check_scope_installed(cfg: Config, path: str = 'the config') -> None:
                           f'installed: {hint}')
     if importlib.util.find_spec(f'{scope}.models') is None:
         return
-    from ..compat import apply_compat_fixes
     apply_compat_fixes()
     try:
         importlib.import_module(f'{scope}.models')
@@ -330,7 +331,6 @@ def build_model_from_cfg(cfg: Config):
         >>> type(build_model_from_cfg(cfg)).__name__
         'ImageClassifier'
     """
-    from mmengine.registry import MODELS, init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmbackbones'))
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') is not None:

@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
+
+from ..checkpoint.deploy_state import is_deployed, mark_deployed
 
 #: Norm layers the report accounts for (folded or not).
 NORM_TYPES = (_BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm,
@@ -177,57 +180,19 @@ def fuse_conv_bn(model: nn.Module) -> FuseReport:
     return report
 
 
-#: Buffer a deployed (folded) module carries; it travels with its state dict.
-DEPLOY_MARKER = '_deploy_marker'
-
-
-def is_deployed(module: nn.Module) -> bool:
-    return DEPLOY_MARKER in module._buffers
-
-
 def switch_to_deploy(module: nn.Module, verbose: bool = True) -> FuseReport:
     """Put ``module`` in deploy mode: eval, BN folded, a marker buffer in its state dict.
 
     Calling it again does nothing (an empty report). Afterwards ``module.train()`` raises, and
-    its checkpoints only load into deployed models (:func:`check_deploy_state`).
+    its checkpoints only load into deployed models
+    (:func:`~mmbackbones.checkpoint.deploy_state.check_deploy_state`).
     """
     if is_deployed(module):
         return FuseReport()
     module.eval()
     report = fuse_conv_bn(module)
-    device = next((p.device for p in module.parameters()), None)
-    module.register_buffer(DEPLOY_MARKER, torch.ones((), dtype=torch.uint8, device=device))
+    mark_deployed(module)
     if verbose:
-        from mmengine.logging import print_log
         print_log(f'{type(module).__name__}.switch_to_deploy(): {report.summary()}',
                   logger='current')
     return report
-
-
-def check_deploy_state(module: nn.Module, state_dict: dict, prefix: str = '') -> None:
-    """Refuse a folded checkpoint for an unfolded ``module``, or the reverse.
-
-    Raises:
-        RuntimeError: naming which side is folded and what to do.
-    """
-    folded_ckpt = prefix + DEPLOY_MARKER in state_dict
-    if folded_ckpt == is_deployed(module):
-        return
-    name = type(module).__name__
-    if folded_ckpt:
-        raise RuntimeError(
-            f'This checkpoint was saved from a deployed {name} (BatchNorm folded into the convs, '
-            f"key '{prefix}{DEPLOY_MARKER}'); this {name} is not folded. Call "
-            f'model.switch_to_deploy() before loading it, or load a checkpoint saved before '
-            'switch_to_deploy().')
-    raise RuntimeError(
-        f'This {name} is deployed (BatchNorm folded into the convs) and this checkpoint is not '
-        f'(no {prefix}{DEPLOY_MARKER!r} key). Load it into a freshly built model, then call '
-        'switch_to_deploy().')
-
-
-def refuse_train(module: nn.Module) -> None:
-    raise RuntimeError(
-        f'{type(module).__name__} is in deploy mode (BatchNorm folded into the convs by '
-        'switch_to_deploy()) and cannot train. Rebuild the model (and load the unfolded '
-        'checkpoint) to train it.')

@@ -1,6 +1,6 @@
 """The moving-digit clips (:mod:`.digit_clips`) as an mmaction2 dataset.
 
-Imported by ``mmbackbones.datasets`` only where mmaction2 can be imported; an mmaction2 config
+Imported by ``mmbackbones.demos.datasets`` only where mmaction2 can be imported; an mmaction2 config
 names it ``type='mmbackbones.DigitClipDataset'``. No video decoding: the frames are read from the
 prepared ``clips.npy`` (memory-mapped) and handed to the pipeline as ``imgs`` (``T x H x W x 3``
 uint8, the grey level in all three channels, like the 2D digits), with ``num_clips=1`` and
@@ -14,20 +14,20 @@ from typing import Optional
 import numpy as np
 from mmaction.datasets import BaseActionDataset
 
-from ..registry import DATASETS
+from ...registry import DATASETS
 from .digit_clips import CLASSES, SPLITS, load_split, prepare_digit_clips
 
 
 @DATASETS.register_module()
 class DigitClipDataset(BaseActionDataset):
     """Clips of one handwritten digit moving in one of 8 directions; the class is the
-    direction (:data:`~mmbackbones.datasets.digit_clips.CLASSES`). 800 train and 240 val clips
+    direction (:data:`~mmbackbones.demos.datasets.digit_clips.CLASSES`). 800 train and 240 val clips
     of 8 frames of 32 x 32 px with the default settings, written on first use.
 
     Args:
         data_root: Folder of the prepared clips (created when missing).
         split: ``'train'`` or ``'val'``.
-        generator: Settings of :func:`~mmbackbones.datasets.digit_clips.prepare_digit_clips`
+        generator: Settings of :func:`~mmbackbones.demos.datasets.digit_clips.prepare_digit_clips`
             (``seed``, ``num_train``, ``num_frames``, ...); a folder prepared with other settings
             is an error.
         **kwargs: Passed to mmaction2's ``BaseActionDataset`` (``pipeline``, ``indices``,

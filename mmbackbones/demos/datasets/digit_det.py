@@ -1,7 +1,7 @@
 """The digit canvases (:mod:`.digit_canvas`) as mmdetection's ``CocoDataset``; needs mmdet.
 
-Imported by ``mmbackbones.datasets`` only where mmdetection can be imported; an mmdet config names
-it ``type='mmbackbones.DigitCanvasDataset'``.
+Imported by ``mmbackbones.demos.datasets`` only where mmdetection can be imported; an mmdet
+config names it ``type='mmbackbones.DigitCanvasDataset'``.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Optional
 
 from mmdet.datasets import CocoDataset
 
-from ..registry import DATASETS
+from ...registry import DATASETS
 from .digit_canvas import CLASSES, SPLITS, prepare_digit_canvas
 
 
@@ -21,7 +21,7 @@ class DigitCanvasDataset(CocoDataset):
     Args:
         data_root: Folder of the prepared canvases (created when missing).
         split: ``'train'`` or ``'val'``.
-        generator: Settings of :func:`~mmbackbones.datasets.digit_canvas.prepare_digit_canvas`
+        generator: Settings of :func:`~mmbackbones.demos.datasets.digit_canvas.prepare_digit_canvas`
             (``seed``, ``num_train``, ...); a folder prepared with other settings is an error.
         **kwargs: Passed to mmdet's ``CocoDataset`` (``pipeline``, ``indices``, ``filter_cfg``,
             ``test_mode``, ...).

@@ -13,7 +13,7 @@ import os.path as osp
 import numpy as np
 from mmpretrain.datasets import CustomDataset
 
-from ..registry import DATASETS
+from ...registry import DATASETS
 from ._folder import prepare_folder
 
 SPLITS = ('train', 'val')

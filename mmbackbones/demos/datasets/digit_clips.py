@@ -1,7 +1,7 @@
 """Moving-digit clips: a video classification set whose classes only time tells apart.
 
 Each clip shows one handwritten digit from scikit-learn's ``load_digits`` (real handwriting, the
-samples of :func:`~mmbackbones.datasets.digit_canvas.source_digits`), upscaled to 10-14 px,
+samples of :func:`~mmbackbones.demos.datasets.digit_canvas.source_digits`), upscaled to 10-14 px,
 moving in a straight line at 1.5-2.5 px per frame over ``num_frames`` (8) grey ``frame_size``
 (32) px frames, on a static background with a brightness gradient and static clutter (pen
 strokes, dots, digit fragments), plus fresh pixel noise in every frame: the background, the
@@ -21,8 +21,8 @@ clutter and the digit are drawn with :mod:`.digit_canvas`'s helpers.
   ``{train,val}/annotations.json`` (per clip: ``label``, ``direction`` name, ``velocity`` in
   px/frame ``(dx, dy)`` with ``y`` down, ``start`` ``(x, y)``, sklearn ``source_index``) and
   ``digit_clips.json`` with the settings. Written once, atomically
-  (:func:`~mmbackbones.datasets._folder.build_folder_atomically`): an interrupted run never leaves
-  a half-written folder.
+  (:func:`~mmbackbones.utils.fileio.build_folder_atomically`): an interrupted run never
+  leaves a half-written folder.
 * Deterministic: clip ``i`` of a split depends only on ``(seed, split, i)``; the same settings
   give byte-identical files.
 """
@@ -101,7 +101,7 @@ def generate(split: str, num_clips: int, seed: int = DEFAULTS['seed'],
         digit_size: ``(min, max)`` height in pixels of an upscaled 8 x 8 digit.
         speed: ``(min, max)`` pixels per frame.
         val_fraction: Fraction of the samples (the last indices) reserved for ``'val'``.
-        sources: The result of :func:`~mmbackbones.datasets.digit_canvas.source_digits`.
+        sources: The result of :func:`~mmbackbones.demos.datasets.digit_canvas.source_digits`.
 
     Example:
         >>> clip = next(generate('val', 1))

@@ -15,7 +15,7 @@ backbone over a short clip and a per-frame head. :class:`ClipDetector` is mmdet'
   :class:`~.evaluation.MOTMetric` read).
 
 Registered in mmdet's ``MODELS``: ``type='ClipDetector'`` with
-``custom_imports=dict(imports=['mmbackbones.tracking'])``.
+``custom_imports=dict(imports=['mmbackbones.demos.tracking'])``.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class ClipDetector(SingleStageDetector):
     """mmdet's single-stage detector over clips; its arguments are ``SingleStageDetector``'s.
 
     Example:
-        >>> import mmbackbones.tracking  # registers ClipDetector
+        >>> import mmbackbones.demos.tracking  # registers ClipDetector
         >>> model = MODELS.build(dict(
         ...     type='ClipDetector',
         ...     backbone=dict(type='mmbackbones.ResNet3d', depth=18, base_channels=16,

@@ -29,6 +29,7 @@ from mmdet.registry import HOOKS, METRICS
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
+from ...utils.fileio import atomic_write_path, write_bytes_atomic
 from .metrics import mot_metrics
 from .tracker import Frame, IoUTracker
 
@@ -135,7 +136,6 @@ class DumpFrameResults(BaseVideoMetric):
 
         from mmengine.logging import print_log
 
-        from ..utils.fileio import write_bytes_atomic
         write_bytes_atomic(self.out_file_path, pickle.dumps(results))
         print_log(f'{len(results)} frame predictions saved to {self.out_file_path}.',
                   logger='current')
@@ -218,7 +218,6 @@ class TrackPlotHook(Hook):
             return
         from PIL import Image
 
-        from ..checkpoint.io import atomic_write_path
         videos = found[0].last_tracks
         rows = [draw_tracks(videos[v]['paths'], videos[v]['tracks'], self.num_frames, self.scale)
                 for v in sorted(videos)[:self.num_videos]]

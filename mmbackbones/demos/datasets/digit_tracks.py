@@ -38,7 +38,7 @@ temporary sibling renamed into place (:func:`~._folder.build_folder_atomically`)
 
 Command line (the datasets prepare themselves on first use)::
 
-    python -m mmbackbones.datasets.digit_tracks data/digit_tracks
+    python -m mmbackbones.demos.datasets.digit_tracks data/digit_tracks
 """
 from __future__ import annotations
 

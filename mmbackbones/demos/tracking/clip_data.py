@@ -23,15 +23,16 @@ from mmdet.structures import DetDataSample, TrackDataSample
 from mmengine.dataset import BaseDataset
 from mmengine.structures import InstanceData
 
+from ...registry import DATASETS
 from ..datasets.digit_canvas import CLASSES
 from ..datasets.digit_tracks import SPLITS, prepare_digit_tracks
-from ..registry import DATASETS
 
 
 @DATASETS.register_module()
 class DigitTrackClipDataset(BaseDataset):
     """Clips of ``clip_len`` consecutive frames of the digit tracking videos; written under
-    ``data_root`` on first use (:func:`~mmbackbones.datasets.digit_tracks.prepare_digit_tracks`).
+    ``data_root`` on first use
+    (:func:`~mmbackbones.demos.datasets.digit_tracks.prepare_digit_tracks`).
 
     Args:
         data_root: Folder of the prepared videos (created when missing).

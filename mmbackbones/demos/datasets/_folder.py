@@ -13,7 +13,7 @@ import os.path as osp
 from collections.abc import Callable
 from typing import Optional
 
-from ..utils.fileio import atomic_write_path, build_folder_atomically
+from ...utils.fileio import atomic_write_path, build_folder_atomically
 
 __all__ = ['build_folder_atomically', 'prepare_folder', 'read_marker', 'write_marker']
 

@@ -1,0 +1,289 @@
+"""Published checkpoints: names, hash-checked downloads, and the preprocessing they need.
+
+A checkpoint name is a path, a URL, or a model-zoo name:
+
+* ``mmbackbones://resnet50.tv_in1k`` (or ``mmbackbones://resnet50``, the variant's default): an
+  entry of ``configs/<family>/metafile.yml``
+  (:class:`~mmbackbones.checkpoint.catalogue.WeightsEntry`);
+* ``torchvision://resnet50`` (and the deprecated ``modelzoo://``), ``open-mmlab://`` /
+  ``openmmlab://`` (deprecated names mapped as mmengine maps them, with a warning; entries that
+  name a file are read from mmengine's home) and ``mmcls://``: resolved with mmengine's tables,
+  as ``mmengine.runner.CheckpointLoader`` resolves them.
+
+Downloads go to torch hub's cache (``$TORCH_HOME/hub/checkpoints``, what
+``torch.hub.load_state_dict_from_url`` uses), so a pre-filled cache works offline. A file is
+fetched under a temporary name, its SHA-256 checked (the entry's, or the prefix in the file name,
+torch hub's convention) and only then renamed into place: an interrupted or wrong download never
+becomes a cache entry. One process downloads a file at a time (a file lock), and under
+``torch.distributed`` rank 0 downloads while the other ranks wait at a barrier.
+"""
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import logging
+import os
+import os.path as osp
+import re
+import urllib.request
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import torch
+
+from ..utils.fileio import atomic_write_path
+from .catalogue import WeightsEntry, load_weights, weights_entry
+from .errors import CheckpointFileError, CheckpointNotFoundError, ChecksumError
+
+__all__ = ['ChecksumError', 'WeightsEntry', 'cache_dir', 'data_preprocessor', 'download',
+           'init_cfg', 'list_pretrained', 'resolve', 'resolve_url', 'weights_entry']
+
+#: ``<name>-<hex>.<ext>``: the hash prefix torch hub and OpenMMLab put in file names.
+HASH_IN_NAME = re.compile(r'-([a-f0-9]{8,64})\.')
+SCHEME = 'mmbackbones://'
+_CHUNK = 1 << 20
+
+
+def cache_dir() -> str:
+    """Where downloads are kept: ``<torch.hub.get_dir()>/checkpoints`` (``$TORCH_HOME/hub/...``).
+
+    Example:
+        >>> cache_dir().endswith(osp.join('hub', 'checkpoints'))
+        True
+    """
+    return osp.join(torch.hub.get_dir(), 'checkpoints')
+
+
+def list_pretrained(pattern: str = '*') -> list[str]:
+    """Names of the published checkpoints (``'resnet50.tv_in1k'``) matching a shell pattern.
+
+    Example:
+        >>> list_pretrained('resnet50.*')
+        ['resnet50.a1_in1k', 'resnet50.mm_in1k', 'resnet50.tv2_in1k', 'resnet50.tv_in1k']
+    """
+    return sorted(n for n in load_weights() if fnmatch.fnmatch(n, pattern))
+
+
+def data_preprocessor(name: str, kind: str = 'mmpretrain.ClsDataPreprocessor',
+                      **kwargs) -> dict:
+    """The ``data_preprocessor`` of a config for the weights ``name`` (``'resnet50.tv_in1k'``,
+    or a variant for its default weights): their mean, std and channel order.
+
+    Args:
+        name: A weights name, a variant, or ``mmbackbones://<name>``.
+        kind: ``'mmpretrain.ClsDataPreprocessor'``, ``'mmdet.DetDataPreprocessor'``,
+            ``'mmseg.SegDataPreProcessor'``, ...
+        **kwargs: Further keys (``pad_size_divisor=32``).
+
+    Example:
+        >>> data_preprocessor('googlenet_tv', 'mmdet.DetDataPreprocessor')['std']
+        [127.5, 127.5, 127.5]
+    """
+    return weights_entry(_strip(name)).data_preprocessor(kind, **kwargs)
+
+
+def init_cfg(name: str) -> dict:
+    """``init_cfg`` that loads the weights ``name`` into one of our backbones.
+
+    Example:
+        >>> init_cfg('resnet50')
+        {'type': 'Pretrained', 'checkpoint': 'mmbackbones://resnet50.tv_in1k'}
+    """
+    return dict(type='Pretrained', checkpoint=SCHEME + weights_entry(_strip(name)).name)
+
+
+def _strip(name: str) -> str:
+    return name[len(SCHEME):] if name.startswith(SCHEME) else name
+
+
+# ----------------------------------------------------------------------------- names
+def resolve_url(name: str) -> tuple[str, str | None] | None:
+    """``(url or local file, expected sha256 or None)`` of a model-zoo name or URL; ``None`` for
+    anything else (a local path).
+
+    Raises:
+        KeyError: An unknown name of a known scheme; the message lists some known names.
+    """
+    name = str(name)
+    if name.startswith(SCHEME):
+        entry = weights_entry(_strip(name))
+        return entry.url, entry.sha256
+    if name.startswith(('torchvision://', 'modelzoo://')):
+        key = name.split('://', 1)[1]
+        if name.startswith('modelzoo://'):
+            _warn(f'The URL scheme "modelzoo://" is deprecated; use "torchvision://{key}".')
+        return _lookup(name, key, _torchvision_urls()), None
+    if name.startswith(('open-mmlab://', 'openmmlab://')):
+        from mmengine.runner.checkpoint import (
+            _get_mmengine_home,
+            get_deprecated_model_names,
+            get_external_models,
+        )
+        prefix, key = name.split('://', 1)
+        deprecated = get_deprecated_model_names()
+        if key in deprecated:
+            _warn(f'{prefix}://{key} is deprecated in favor of {prefix}://{deprecated[key]}')
+            key = deprecated[key]
+        url = _lookup(name, key, get_external_models())
+        if not url.startswith(('http://', 'https://')):
+            url = osp.join(_get_mmengine_home(), url)  # mmengine: a file in its home
+        return url, None
+    if name.startswith('mmcls://'):
+        from mmengine.runner.checkpoint import get_mmcls_models
+        return _lookup(name, name[len('mmcls://'):], get_mmcls_models()), None
+    if name.startswith(('http://', 'https://')):
+        return name, None
+    return None
+
+
+def _lookup(name: str, key: str, urls: dict) -> str:
+    if key not in urls:
+        raise KeyError(f'checkpoint={name!r}: unknown model name {key!r}; known: '
+                       f'{sorted(urls)[:20]}...')
+    return urls[key]
+
+
+def _torchvision_urls() -> dict:
+    from mmengine.runner import checkpoint as mmckpt
+    try:
+        return mmckpt.get_torchvision_models()
+    except ImportError:  # no torchvision: the table mmengine ships for the classic names
+        import mmengine
+        return mmengine.load(osp.join(mmengine.__path__[0], 'hub', 'torchvision_0.12.json'))
+
+
+def _warn(message: str) -> None:
+    from mmengine.logging import print_log
+    print_log(message, logger='current', level=logging.WARNING)
+
+
+# ----------------------------------------------------------------------------- downloads
+def expected_hash(url: str, sha256: str | None = None) -> str | None:
+    """The SHA-256 (or prefix) a download must have: ``sha256``, else the one in the file name."""
+    if sha256:
+        return sha256.lower()
+    match = HASH_IN_NAME.search(osp.basename(urlparse(url).path))
+    return match.group(1) if match else None
+
+
+def download(url: str, sha256: str | None = None, progress: bool = True,
+             name: str | None = None) -> str:
+    """The cached file of ``url``, downloaded and checked first when it is not cached.
+
+    Args:
+        url: An ``http(s)://`` URL.
+        sha256: The file's SHA-256 or a prefix of it; default: the hash prefix in the file name
+            (``resnet50-0676ba61.pth``). Without either, the file is not checked.
+        progress: Show a progress bar (on a terminal).
+        name: What the user asked for, for messages (``'torchvision://resnet50'``).
+
+    Returns:
+        The path in :func:`cache_dir`.
+
+    Raises:
+        ChecksumError: The download's hash is not ``sha256`` (the file is deleted).
+        CheckpointNotFoundError: The download failed (the message says where to put the file
+            by hand).
+
+    Example:
+        >>> download('https://download.pytorch.org/models/resnet18-f37072fd.pth')  # doctest: +SKIP
+        '/root/.cache/torch/hub/checkpoints/resnet18-f37072fd.pth'
+    """
+    cached = osp.join(cache_dir(), osp.basename(urlparse(url).path))
+    expected = expected_hash(url, sha256)
+    rank, world = _dist_info()
+    if world == 1:
+        if not osp.isfile(cached):  # a pre-filled cache works offline
+            _download_once(url, cached, expected, progress, name or url)
+        return cached
+    # Every rank meets at the barrier, cached or not (as mmengine's load_from_http does), so a
+    # rank that finds the file cannot leave another waiting.
+    error: BaseException | None = None
+    if rank == 0 and not osp.isfile(cached):
+        try:
+            _download_once(url, cached, expected, progress, name or url)
+        except BaseException as err:  # noqa: BLE001  (re-raised after the barrier)
+            error = err
+    torch.distributed.barrier()
+    if error is not None:
+        raise error
+    if not osp.isfile(cached):  # a rank of another machine does not see rank 0's cache
+        _download_once(url, cached, expected, progress, name or url)
+    return cached
+
+
+def _dist_info() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    from filelock import FileLock
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with FileLock(path + '.lock'):
+        yield
+
+
+def _download_once(url: str, cached: str, expected: str | None, progress: bool,
+                   name: str) -> None:
+    with _file_lock(cached):
+        if osp.isfile(cached):  # another process finished it while we waited
+            return
+        try:
+            with atomic_write_path(cached) as tmp:
+                digest = _fetch(url, tmp, progress)
+                if expected and not digest.startswith(expected):
+                    raise ChecksumError(
+                        f'checkpoint={name!r}: the download of {url} has sha256 {digest}, '
+                        f'expected {expected}; {osp.basename(cached)} was not kept in '
+                        f'{osp.dirname(cached)}. Download it again, or check the URL.')
+        except CheckpointFileError:
+            raise
+        except Exception as err:  # noqa: BLE001  (URLError, timeouts, cut connections, ...)
+            raise CheckpointNotFoundError(
+                f'checkpoint={name!r}: could not download {url} ({err}). Without network, put '
+                f'the file at {cached} or pass a local path.') from err
+
+
+def _fetch(url: str, dst: str, progress: bool) -> str:
+    """Stream ``url`` into ``dst``; return the SHA-256. A short read is an error."""
+    request = urllib.request.Request(url, headers={'User-Agent': 'mmbackbones'})
+    sha = hashlib.sha256()
+    with urllib.request.urlopen(request, timeout=60) as response, open(dst, 'wb') as f:
+        total = response.headers.get('Content-Length')
+        total = int(total) if total is not None else None
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024,
+                       desc=osp.basename(dst).split('.tmp')[0], disable=None, leave=False)
+        size = 0
+        try:
+            while chunk := response.read(_CHUNK):
+                f.write(chunk)
+                sha.update(chunk)
+                size += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+    if total is not None and size != total:
+        raise OSError(f'connection closed after {size} of {total} bytes')
+    return sha.hexdigest()
+
+
+def resolve(name: str) -> str | None:
+    """The local file of a model-zoo name or URL (downloaded if needed); ``None`` for a path."""
+    found = resolve_url(name)
+    if found is None:
+        return None
+    url, sha256 = found
+    if not url.startswith(('http://', 'https://')):
+        if not osp.isfile(url):
+            raise CheckpointNotFoundError(f'checkpoint={name!r}: {url} can not be found.')
+        return url
+    return download(url, sha256, name=name)
