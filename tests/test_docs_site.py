@@ -37,6 +37,17 @@ def test_every_docs_page_is_in_the_nav():
     assert nav - pages == set(), 'nav entries without a page'
 
 
+def test_the_index_table_lists_every_page():
+    """docs/index.md's table of pages names every page of the nav but itself and the API
+    reference."""
+    with open(osp.join(ROOT, 'docs', 'index.md')) as f:
+        index = f.read()
+    pages = [p for p in _nav_pages(_mkdocs_config()['nav'])
+             if p != 'index.md' and not p.startswith('api/')]
+    missing = [p for p in pages if f']({p})' not in index]
+    assert not missing, f'docs/index.md does not link {missing}'
+
+
 @pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path):
     for module, package in (('mkdocs', 'mkdocs'), ('material', 'mkdocs-material'),

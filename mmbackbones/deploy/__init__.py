@@ -11,17 +11,18 @@
 """
 from ..models.fuse import FuseReport, declared_pairs, fuse_conv_bn, switch_to_deploy
 from ..utils.hardware import cpu_flags, cpu_has_native_bf16, cpu_has_vnni, hardware_summary
+from .compiled import CompiledModel
 from .export import FORMATS, ExportError, ExportResult, export, why_no_onnx
-from .inference import OptimizeRecord, choose_precision, optimize
+from .inference import OptimizeRecord, choose_compile, choose_precision, optimize
 from .onnx_backbone import OnnxBackbone
 from .openvino_backbone import OpenVinoBackbone, why_no_openvino
 from .quantize import QuantizedModel, QuantizeReport, quantize_int8, why_no_torchao
-from .wrappers import FrozenCompiled, InferenceModel
+from .wrappers import InferenceModel
 
 __all__ = [
-    'FORMATS', 'ExportError', 'ExportResult', 'FrozenCompiled', 'FuseReport', 'InferenceModel',
+    'CompiledModel', 'FORMATS', 'ExportError', 'ExportResult', 'FuseReport', 'InferenceModel',
     'OnnxBackbone', 'OpenVinoBackbone', 'OptimizeRecord', 'QuantizeReport', 'QuantizedModel',
-    'choose_precision', 'cpu_flags', 'cpu_has_native_bf16', 'cpu_has_vnni', 'declared_pairs',
-    'export', 'fuse_conv_bn', 'hardware_summary', 'optimize', 'quantize_int8',
+    'choose_compile', 'choose_precision', 'cpu_flags', 'cpu_has_native_bf16', 'cpu_has_vnni',
+    'declared_pairs', 'export', 'fuse_conv_bn', 'hardware_summary', 'optimize', 'quantize_int8',
     'switch_to_deploy', 'why_no_onnx', 'why_no_openvino', 'why_no_torchao'
 ]

@@ -3,7 +3,9 @@
 :func:`optimize` chooses each step from what the model and the hardware support and records why,
 so a user sees what they got. Reduced precision is used only where the hardware runs it natively:
 bf16 on CPUs with ``avx512_bf16``/``amx_bf16`` (elsewhere it is emulated and several times
-slower), bf16 (or fp16 without bf16) on CUDA GPUs.
+slower), bf16 (or fp16 without bf16) on CUDA GPUs. Compiling (cached AOTInductor packages,
+:mod:`~mmbackbones.deploy.compiled`) is on by default where it was measured to pay: on CPUs with
+native bf16 (:func:`choose_compile`).
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from ..utils.hardware import (
     cpu_has_vnni,
     hardware_summary,
 )
+from .compiled import CompiledModel
 from .quantize import quantize_int8
-from .wrappers import FrozenCompiled, InferenceModel
+from .wrappers import InferenceModel
 
 PRECISIONS = ('auto', 'fp32', 'bf16', 'fp16', 'int8')
 _DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -91,9 +94,28 @@ class Optimized(NamedTuple):
     record: OptimizeRecord
 
 
+def choose_compile(compile: bool | None, precision: str, device: torch.device) -> tuple[bool, str]:
+    """``(compile?, why)`` for ``optimize(compile=...)``: what was asked, or by default the rule
+    measured per CPU kind (docs/benchmarks.md): compiled bf16 packages run 1.87x the eager bf16
+    path on a Xeon with AMX and 1.1-1.4x on an EPYC with avx512_bf16, so a CPU with native bf16
+    compiles; fp32 on a CPU without it, GPUs and fp16 stay eager (not measured to pay)."""
+    if compile is not None:
+        if not isinstance(compile, bool):
+            raise TypeError(f'compile={compile!r}; allowed: True, False or None (auto).')
+        return compile, f'compile={compile}'
+    if device.type == 'cpu' and precision == 'bf16' and cpu_has_native_bf16():
+        return True, ('auto: native bf16 on this CPU, where compiled packages run 1.1-1.9x the '
+                      'eager bf16 path (AMX: 1.87x)')
+    if device.type != 'cpu':
+        return False, f'auto: compiling is measured on CPUs only, not on {device.type}'
+    return False, (f'auto: {precision} on this CPU; compiling is on by default only where the '
+                   'CPU has native bf16 (measured to pay there)')
+
+
 def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
              precision: str = 'auto', compile: bool | None = None, calibration=None,
-             exclude: Sequence[str] = ()) -> Optimized:
+             exclude: Sequence[str] = (), cache_dir: str | None = None,
+             max_shapes: int = 4) -> Optimized:
     """Make ``model`` ready for inference on the device its parameters are on.
 
     Args:
@@ -107,9 +129,15 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
             explicit reduced precision the CPU does not have natively is applied with a warning.
             ``'auto'`` never picks int8: int8 needs calibration data and changes the outputs
             more than a float format does (see :func:`~mmbackbones.deploy.quantize_int8`).
-        compile: ``torch.compile`` the result (default: off, except for int8, which is lowered
-            with inductor + freezing to run int8 kernels; ``compile=False`` with int8 gives the
-            reference q/dq model, slow, for accuracy checks).
+        compile: Compile the result into AOTInductor packages with weight freezing
+            (:class:`~mmbackbones.deploy.compiled.CompiledModel`): one per input shape, at its
+            first call, cached in ``cache_dir`` so later processes load it in about a second.
+            ``None`` (default): :func:`choose_compile` decides per CPU kind (on where the CPU
+            has native bf16). int8 is always lowered this way unless ``compile=False``, which
+            gives the reference q/dq model (slow, for accuracy checks).
+        cache_dir: Where compiled packages are kept (default
+            ``$MMBACKBONES_COMPILE_CACHE`` or ``~/.cache/mmbackbones/compiled``).
+        max_shapes: Input shapes compiled at most; later new shapes run eagerly.
         calibration: For int8: an iterable of input batches (normalized tensors; tuples of
             feature maps for a neck) to calibrate the activation ranges on.
         exclude: For int8: module names kept in float.
@@ -144,7 +172,8 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
     else:
         record.add('fuse', 'off', 'fuse=False')
     if precision == 'int8':
-        return _optimize_int8(model, record, device, compile, calibration, exclude)
+        return _optimize_int8(model, record, device, compile, calibration, exclude,
+                              cache_dir, max_shapes)
     memory_format = None
     if channels_last:
         memory_format = _memory_format(model)
@@ -159,20 +188,26 @@ def optimize(model: nn.Module, *, fuse: bool = True, channels_last: bool = True,
         model.to(dtype)
     record.add('precision', chosen, why)
     wrapped: nn.Module = InferenceModel(model, dtype, memory_format)
-    if compile:
-        wrapped = FrozenCompiled(wrapped)
-        record.add('compile', 'torch.compile + freezing', 'compile=True (first calls are slow)')
+    compiled, why = choose_compile(compile, chosen, device)
+    if compiled:
+        wrapped = CompiledModel(wrapped, cache_dir=cache_dir, max_shapes=max_shapes)
+        record.add('compile', f'AOTInductor packages, up to {max_shapes} shapes', why +
+                   '; the first call of a shape compiles unless its package is cached')
+    else:
+        record.add('compile', 'off (eager)', why)
     return Optimized(wrapped, record)
 
 
 def _optimize_int8(model: nn.Module, record: OptimizeRecord, device: torch.device,
-                   compile: bool | None, calibration, exclude: Sequence[str]) -> Optimized:
+                   compile: bool | None, calibration, exclude: Sequence[str],
+                   cache_dir: str | None, max_shapes: int) -> Optimized:
     chosen, why = choose_precision('int8', device)
     record.precision = chosen
     record.add('layout', 'chosen by inductor', 'int8: the lowered graph picks oneDNN layouts')
     record.add('precision', chosen, why)
     lower = compile is not False
-    quantized = quantize_int8(model, calibration, exclude=exclude, lower=lower)
+    quantized = quantize_int8(model, calibration, exclude=exclude, lower=lower,
+                              cache_dir=cache_dir, max_shapes=max_shapes)
     report = quantized.report
     record.quantize = report
     record.add('quantize', f'{len(report.quantized)} layers int8, {len(report.kept)} in float',
@@ -180,6 +215,7 @@ def _optimize_int8(model: nn.Module, record: OptimizeRecord, device: torch.devic
                f'batches; cosine to float on the first: {report.cosine:.4f}' +
                (f'; kept: {"; ".join(f"{n} ({w})" for n, w in report.kept[:6])}'
                 if report.kept else ''))
-    record.add('compile', 'inductor + freezing' if lower else 'off (reference q/dq, slow)',
-               'int8 kernels come from inductor lowering' if lower else 'compile=False')
+    record.add('compile', 'AOTInductor packages' if lower else 'off (reference q/dq, slow)',
+               'int8 kernels come from inductor lowering with freezing' if lower else
+               'compile=False')
     return Optimized(quantized, record)

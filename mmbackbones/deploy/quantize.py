@@ -9,8 +9,9 @@
    annotated as fused int8 patterns;
 4. calibration: every batch runs through the observed graph;
 5. ``convert_pt2e`` (quantize/dequantize pairs around each quantized op);
-6. ``torch.compile`` with ``torch._inductor.config.freezing``: inductor folds the q/dq pairs into
-   oneDNN int8 convolutions (VNNI / AMX on Intel CPUs) with pre-packed weights. Without lowering
+6. an AOTInductor package with weight freezing per input shape
+   (:class:`~mmbackbones.deploy.compiled.CompiledModel`, cached on disk): inductor folds the
+   q/dq pairs into oneDNN int8 convolutions (VNNI / AMX) with pre-packed weights. Without lowering
    (``lower=False``) the converted model computes the same int8 rounding in fp32 q/dq ops: slower
    than fp32, for accuracy checks only.
 
@@ -48,7 +49,7 @@ import torch.nn as nn
 from torch.nn.modules.utils import _pair
 
 from ..utils.hardware import cpu_has_vnni
-from .wrappers import FrozenCompiled
+from .compiled import CompiledModel
 
 INSTALL_TORCHAO = 'pip install torchao  (or pip install -e .[deploy])'
 
@@ -124,9 +125,10 @@ def calibration_batches(model: nn.Module, calibration) -> list:
                                  for j, (t, c) in enumerate(zip(batch, neck_channels))))
         return checked
     example = getattr(model, 'example_input_shape', None)
-    channels = getattr(model, 'in_channels', None)
-    if not isinstance(channels, int):
-        channels = example[1] if example else None
+    # the channels the first conv reads (``in_channels`` means other things in other libraries:
+    # mmpretrain's VGG leaves the last stage's width there)
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+    channels = first_conv.in_channels if first_conv is not None else None
     ndim = len(example) if example else None
     return [_check_tensor(b, f'batch {i}', channels, ndim) for i, b in enumerate(batches)]
 
@@ -296,7 +298,8 @@ def _dynamic_shapes(batch) -> tuple:
 
 
 def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[str] = (),
-                  lower: bool = True) -> QuantizedModel:
+                  lower: bool = True, cache_dir: str | None = None,
+                  max_shapes: int = 4) -> QuantizedModel:
     """Post-training static int8 quantization of ``model`` (eval mode, BN folded or not).
 
     Args:
@@ -305,8 +308,11 @@ def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[
             normalized as the model takes them. A few batches of real inputs give the best
             ranges.
         exclude: Module names (e.g. ``'conv1'``, ``'layer4'``) kept in float.
-        lower: Lower with inductor + freezing (oneDNN int8 kernels). ``False`` returns the
-            reference q/dq model (int8 rounding computed in fp32: slow, for checking accuracy).
+        lower: Lower with inductor + freezing (oneDNN int8 kernels) into cached AOTInductor
+            packages, one per input shape. ``False`` returns the reference q/dq model (int8
+            rounding computed in fp32: slow, for checking accuracy).
+        cache_dir: Where the lowered packages are kept (see :func:`~.compiled.cache_dir`).
+        max_shapes: Input shapes lowered at most; later new shapes run the q/dq graph.
 
     Returns:
         A :class:`QuantizedModel` whose ``report`` lists the int8 and the float layers.
@@ -371,9 +377,11 @@ def quantize_int8(model: nn.Module, calibration: Iterable, *, exclude: Sequence[
 
     graph: nn.Module = converted
     if lower:  # freezing folds each q/dq pair and conv into a pre-packed int8 oneDNN conv
-        graph = FrozenCompiled(converted)
+        # the per-tensor activation scales are literals of the graph's code: part of the key
+        graph = CompiledModel(converted, cache_dir=cache_dir, max_shapes=max_shapes,
+                              key_extra=dict(graph=converted.code))
     quantized = QuantizedModel(graph, model, report, lowered=lower)
-    with torch.no_grad():  # compiles now (the first call of a user is then fast); checks it
+    with torch.no_grad():  # compiles (or loads) now, so a user's first call is fast; checks it
         out = quantized(*first)
     shapes = [tuple(o.shape) for o in _as_tuple(out)]
     expected = [tuple(o.shape) for o in _as_tuple(reference)]

@@ -39,25 +39,3 @@ class InferenceModel(_Wrapper):
         if isinstance(out, (tuple, list)):
             return type(out)(o.to(in_dtype) for o in out)
         return out.to(in_dtype)
-
-
-class FrozenCompiled(_Wrapper):
-    """``torch.compile(model)`` called with inductor's weight freezing: the weights become
-    constants, pre-packed for oneDNN (conv + ReLU and conv + add + ReLU fused into one kernel).
-
-    Freezing is read when a graph is compiled, which happens at a call (once per new input
-    shape), and applies only without autograd, so every call runs under ``no_grad`` with it
-    patched on; ``torch.compile(..., options={'freezing': True})`` alone compiled unfrozen
-    graphs. Inference only: the weights are read once, when a shape is first compiled.
-    Attributes it lacks (``out_channels``, ...) are read from ``model``.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        object.__setattr__(self, '_compiled', torch.compile(model))  # not a second submodule
-
-    def forward(self, *args, **kwargs):
-        import torch._inductor.config as inductor_config
-        with torch.no_grad(), inductor_config.patch(freezing=True):
-            return self._compiled(*args, **kwargs)
