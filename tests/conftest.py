@@ -8,6 +8,7 @@ import os
 import os.path as osp
 import re
 from collections import Counter
+from dataclasses import dataclass
 from types import ModuleType
 
 import pytest
@@ -137,6 +138,41 @@ def assert_features_close(ours, theirs, atol=1e-4, rtol=1e-4) -> None:
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def assert_drop_path_rises_to(model: BaseBackbone, rate: float, x: torch.Tensor) -> None:
+    """Stochastic depth of a ResNet-like ``model``: none at the first block, ``rate`` at the last;
+    the outputs are deterministic in eval mode and random in train mode."""
+    blocks = [b for layer in model.stages() for b in layer]
+    assert type(blocks[0].drop_path).__name__ == 'Identity'  # rate 0 at the first block
+    assert blocks[-1].drop_path.drop_prob == pytest.approx(rate)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x)[-1], model(x)[-1])
+    model.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert not torch.allclose(model(x)[-1], model(x)[-1])
+
+
+def context_block_plugins(position: str) -> list[dict]:
+    """mmcv's ContextBlock at ``position`` of every block of stages 2-4 (mmdet's plugin list)."""
+    return [dict(cfg=dict(type='ContextBlock', ratio=1. / 4), stages=(False, True, True, True),
+                 position=position)]
+
+
+def assert_context_block_runs(model: nn.Module, block: nn.Module, position: str,
+                              in_channels: int) -> None:
+    """Of a ResNet-like ``model`` built with :func:`context_block_plugins`: stage 1 has no plugin,
+    ``block``'s sits at ``position`` with ``in_channels`` and runs in ``model``'s forward."""
+    assert not hasattr(model.layer1[0], 'context_block')
+    assert block.plugin_names[position] == ['context_block']
+    assert block.context_block.in_channels == in_channels
+    called = []
+    block.context_block.register_forward_hook(lambda *a: called.append(1))
+    with torch.no_grad():
+        model.eval()(torch.rand(1, 3, 64, 64))
+    assert called
 
 
 #: mmaction2 1.x ``_base_/models/i3d_r50.py``, the backbone dict as published (type aside).
@@ -322,6 +358,101 @@ def json_rows(work_dir: str, pattern: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
+def train_config(folder, name: str, text: str) -> tuple[str, str]:
+    """Write the config ``text`` to ``folder/<name>.py`` and train it with tools/train.py into
+    ``folder/train``; return the config's path and the work dir."""
+    config = str(folder / f'{name}.py')
+    with open(config, 'w') as f:
+        f.write(text)
+    work_dir = str(folder / 'train')
+    # a visualizer another test of this process created would take this run's scalars elsewhere
+    from mmengine.visualization import Visualizer
+    for cls in [Visualizer, *Visualizer.__subclasses__()]:
+        cls._instance_dict.clear()
+    assert tool('train.py').main([config, '--work-dir', work_dir]) == 0
+    return config, work_dir
+
+
+@dataclass
+class TrainedJob:
+    """A job trained by :func:`train_job`: what it logged and its best checkpoint."""
+
+    config: str
+    work_dir: str
+    losses: list[float]
+    #: The validation rows (those that hold the job's metric), one per evaluation.
+    metrics: list[dict]
+    best_epoch: int
+    checkpoint: str
+
+    @property
+    def best(self) -> dict:
+        """The validation row of the best checkpoint."""
+        return self.metrics[self.best_epoch - 1]
+
+
+PLOTS = ('val_predictions.png', 'loss.png', 'val_metrics.png')
+
+
+def short_schedule(epochs: int, start_factor: float, warmup_steps: int) -> str:
+    """The end of a short job's config: ``epochs`` epochs after a linear warm-up from
+    ``start_factor`` over ``warmup_steps`` steps, a logged loss every step, deterministic."""
+    return (f'train_cfg = dict(max_epochs={epochs})\n'
+            f"param_scheduler = [dict(type='LinearLR', start_factor={start_factor}, "
+            f'by_epoch=False, begin=0, end={warmup_steps})]\n'
+            'default_hooks = dict(logger=dict(interval=1))\n'
+            'randomness = dict(seed=0, deterministic=True)\n')
+
+
+def train_job(folder, name: str, text: str, metric: str, min_png: int) -> TrainedJob:
+    """Train a job (:func:`train_config`) that keeps its best checkpoint by ``metric`` and draws
+    :data:`PLOTS`; check that it kept exactly one, of an epoch where ``metric`` was highest, and
+    drew every plot (each over ``min_png`` bytes)."""
+    config, work_dir = train_config(folder, name, text)
+    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
+    prefix = f'best_{metric.replace("/", "_")}_epoch_'
+    best = [f for f in os.listdir(work_dir) if f.startswith(prefix)]
+    assert len(best) == 1, best
+    job = TrainedJob(config, work_dir, losses=[r['loss'] for r in rows if 'loss' in r],
+                     metrics=[r for r in rows if metric in r],
+                     best_epoch=int(best[0][len(prefix):-len('.pth')]),
+                     checkpoint=osp.join(work_dir, best[0]))
+    assert job.best[metric] == max(r[metric] for r in job.metrics)
+    for plot in PLOTS:
+        assert osp.getsize(osp.join(work_dir, plot)) > min_png, plot
+    return job
+
+
+def reload_reproduces(job: TrainedJob, test_dir: str, keys, min_png: int, *extra: str) -> None:
+    """tools/test.py (with ``extra`` arguments) reloads the job's best checkpoint, reproduces its
+    validation metrics ``keys`` and draws ``test_predictions.png`` (over ``min_png`` bytes)."""
+    assert tool('test.py').main([job.config, job.checkpoint, '--work-dir', test_dir,
+                                 *extra]) == 0
+    tested = json_rows(test_dir, '*.json')[-1]
+    for key in keys:
+        assert tested[key] == job.best[key], key
+    assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > min_png
+
+
+def assert_says_what_to_install(config: str, package: str, monkeypatch, capsys) -> None:
+    """tools/train.py on ``config``, run from the checkout where ``package`` is not installed,
+    stops with one line that names the tier's install command."""
+    import mmengine.config.config as mmengine_config
+    monkeypatch.setattr(mmengine_config, 'is_installed', lambda name: False)
+    monkeypatch.chdir(ROOT)
+    assert tool('train.py').main([config]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: {config} needs {package}, which is not installed: '
+                   f'bash tools/install.sh --with-{package}']
+
+
+@pytest.fixture(scope='session')
+def digit_sources() -> dict:
+    """scikit-learn's digits as the generators read them (``digit_canvas.source_digits()``)."""
+    from mmbackbones.demos.datasets.digit_canvas import source_digits
+    return source_digits()
+
+
 # ------------------------------------------------------------------ the test session and CI
 #: A skip reason naming a tier's install command (``bash tools/install.sh --with-mmdet``,
 #: ``bash tools/build_mmcv.sh``): the test needs an optional tier. CI's tiers part re-runs
@@ -436,3 +567,45 @@ def digit_canvas_batch(n: int, split: str = 'val', size: int = 64) -> torch.Tens
     images = torch.stack([torch.from_numpy(c.image).float() for c in generate(split, n)])
     x = F.interpolate(images[:, None], size=(size, size), mode='bilinear', align_corners=False)
     return ((x - 77.85) / 95.85).expand(-1, 3, -1, -1).contiguous()
+
+
+def assert_int8_keeps_accuracy(run: dict, int8: list[int]) -> None:
+    """The int8 accuracy gate on ``run`` (:func:`trained_digits_resnet18`): fp32 trained (top-1
+    above 90%), int8's top-1 within 0.5 point of fp32's, and >= 99% of the predictions agree."""
+    fp32, gt = run['fp32'], run['gt']
+    top1 = [100 * sum(p == g for p, g in zip(preds, gt)) / len(gt) for preds in (fp32, int8)]
+    agreement = sum(a == b for a, b in zip(fp32, int8)) / len(fp32)
+    assert top1[0] > 90, f'the main job did not train ({top1[0]:.1f}%)'
+    assert abs(top1[1] - top1[0]) <= 0.5, top1
+    assert agreement >= 0.99, agreement
+
+
+def prefill_hub_cache(name: str, obj) -> str:
+    """``torch.save(obj)`` where :mod:`mmbackbones.hub` caches the checkpoint ``name``
+    (``'torchvision://resnet18'``, ``'mmbackbones://resnet50'``), with a stamp that records the
+    published hash: the test's stand-in for the published file, which the hub then takes as
+    checked, without hashing it or touching the network. Returns the path."""
+    from urllib.parse import urlparse
+
+    from mmbackbones import hub
+    url, sha256 = hub.resolve_url(name)
+    path = osp.join(hub.cache_dir(), osp.basename(urlparse(url).path))
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    torch.save(obj, path)
+    published = hub.expected_hash(url, sha256)
+    hub._write_stamp(path, published.ljust(64, '0'), os.stat(path))
+    return path
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _compile_cache(tmp_path_factory):
+    """Compiled packages of the tests (``optimize()`` compiles by default on CPUs with native
+    bf16, and int8 always) go to a folder of the session, not the user's cache."""
+    folder = str(tmp_path_factory.mktemp('compile-cache'))
+    previous = os.environ.get('MMBACKBONES_COMPILE_CACHE')
+    os.environ['MMBACKBONES_COMPILE_CACHE'] = folder
+    yield folder
+    if previous is None:
+        os.environ.pop('MMBACKBONES_COMPILE_CACHE', None)
+    else:
+        os.environ['MMBACKBONES_COMPILE_CACHE'] = previous

@@ -15,7 +15,7 @@ from mmbackbones.checkpoint import (
 )
 from mmbackbones.models import ResNet
 
-from conftest import randomize
+from conftest import prefill_hub_cache, randomize
 
 
 class _RunsCode:
@@ -117,9 +117,9 @@ def test_model_zoo_name_resolves_to_the_torch_hub_cache(tmp_path, monkeypatch):
     from mmengine.runner.checkpoint import get_torchvision_models
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
     url = get_torchvision_models()['resnet18']
-    os.makedirs(tmp_path / 'checkpoints')
     source = randomize(ResNet(depth=18))
-    torch.save(source.state_dict(), tmp_path / 'checkpoints' / os.path.basename(url))
+    path = prefill_hub_cache('torchvision://resnet18', source.state_dict())
+    assert path == str(tmp_path / 'checkpoints' / os.path.basename(url))
     model = ResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18'))
     model.init_weights()
     assert torch.equal(model.layer3[0].conv1.weight, source.layer3[0].conv1.weight)

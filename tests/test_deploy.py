@@ -161,25 +161,10 @@ def test_optimize_fp32_matches_eager(no_grad_eval):
     expected = model(x)
     fast, record = optimize(model, precision='fp32')
     assert record.precision == 'fp32'
-    assert [s[0] for s in record.steps] == ['fuse', 'layout', 'precision']
+    assert [s[0] for s in record.steps] == ['fuse', 'layout', 'precision', 'compile']
     assert fast.out_channels == model.out_channels and fast.output_shape() == \
         model.output_shape()
     assert_features_close(fast(x), expected, atol=1e-5, rtol=1e-4)
-
-
-def test_optimize_compile_freezes_the_weights():
-    """compile=True compiles with inductor's weight freezing: the weights are read once, as
-    constants (pre-packed for oneDNN), so a later change to them does not reach the outputs; an
-    unfrozen graph would read them at every call."""
-    model = randomize(build_backbone('resnet18', num_stages=1)).eval()
-    x = torch.randn(1, 3, 32, 32)
-    fast, record = optimize(model, precision='fp32', compile=True)
-    assert ('compile', 'torch.compile + freezing') in [s[:2] for s in record.steps]
-    expected = fast(x)
-    assert fast.out_channels == model.out_channels  # read through the wrapper
-    with torch.no_grad():
-        model.conv1.weight.mul_(-1)
-    assert_features_close(fast(x), expected, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize('flags, expected', [({'avx2'}, 'fp32'),
@@ -332,11 +317,19 @@ def test_cpu_amp_refused_where_bf16_is_emulated(monkeypatch):
     assert len(apply_fast_paths(frozen, efficient_conv_bn_eval=True)) == 1
 
 
-def test_channels_last_hook_converts_model_and_backbone_input():
+def _train_with_channels_last_hook(model: nn.Module, x: torch.Tensor):
+    """Run ``ChannelsLastHook.before_train`` on ``model``, then ``model(x)``; return the outputs
+    and the input that ``model.backbone.conv1`` received."""
     from types import SimpleNamespace
 
     from mmbackbones.engine import ChannelsLastHook
+    seen = []
+    model.backbone.conv1.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    ChannelsLastHook().before_train(SimpleNamespace(model=model))
+    return model(x), seen[0]
 
+
+def test_channels_last_hook_converts_model_and_backbone_input():
     class Classifier(nn.Module):
         def __init__(self):
             super().__init__()
@@ -346,21 +339,15 @@ def test_channels_last_hook_converts_model_and_backbone_input():
             return self.backbone(x)
 
     model = Classifier()
-    seen = []
-    model.backbone.conv1.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
-    ChannelsLastHook().before_train(SimpleNamespace(model=model))
+    _, conv1_input = _train_with_channels_last_hook(model, torch.randn(2, 3, 32, 32))
     assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
-    model(torch.randn(2, 3, 32, 32))
-    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert conv1_input.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_channels_last_hook_on_a_3d_trunk_with_a_2d_neck():
     """A clip detector's parts: the 3D trunk goes channels_last_3d, the 2D FPN channels_last
     (``Module.to(memory_format=channels_last_3d)`` of the whole model would refuse the 4D
     weights)."""
-    from types import SimpleNamespace
-
-    from mmbackbones.engine import ChannelsLastHook
     from mmbackbones.models.backbones import ResNet3d
     from mmbackbones.models.necks import FPN
 
@@ -376,14 +363,11 @@ def test_channels_last_hook_on_a_3d_trunk_with_a_2d_neck():
             return self.neck(feats)
 
     model = ClipModel()
-    seen = []
-    model.backbone.conv1.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
-    ChannelsLastHook().before_train(SimpleNamespace(model=model))
+    outs, conv1_input = _train_with_channels_last_hook(model, torch.randn(1, 3, 2, 32, 32))
     assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last_3d)
     conv2d = next(m for m in model.neck.modules() if isinstance(m, nn.Conv2d))
     assert conv2d.weight.is_contiguous(memory_format=torch.channels_last)
-    outs = model(torch.randn(1, 3, 2, 32, 32))
-    assert seen[0].is_contiguous(memory_format=torch.channels_last_3d)
+    assert conv1_input.is_contiguous(memory_format=torch.channels_last_3d)
     assert [tuple(o.shape) for o in outs] == [(2, 8, 4, 4), (2, 8, 2, 2)]  # strides 8, 16
 
 

@@ -3,7 +3,8 @@
 Downloads are served by a loopback HTTP server the test starts (127.0.0.1, a free port) from
 checkpoints the test writes: a good file, one whose name carries the wrong hash, one whose
 connection is cut halfway, and one that two processes (two gloo ranks, or two plain processes)
-ask for at once. ``TORCH_HOME`` points at a temporary folder, so the cache starts empty.
+ask for at once. ``TORCH_HOME`` points at a temporary folder, so the cache starts empty; tests of
+a pre-filled cache put files there themselves, right or wrong ones, and count the hashing.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from mmbackbones import build_model, hub
 from mmbackbones.checkpoint import LAYOUTS, CheckpointNotFoundError, read_state_dict
 from mmbackbones.checkpoint.catalogue import load_weights, weights_entry
 
-from conftest import registered_backbones, tool
+from conftest import prefill_hub_cache, registered_backbones, tool
 
 
 class _Server:
@@ -101,6 +102,11 @@ def _cache_files(cache: str) -> list[str]:
         if osp.isdir(cache) else []
 
 
+def _checked(filename: str) -> list[str]:
+    """What the cache holds for one checked file: the file and its stamp."""
+    return [filename, filename + hub.STAMP_SUFFIX]
+
+
 # ----------------------------------------------------------------------------- downloads
 def test_good_file_is_downloaded_once_and_checked(server, cache):
     data = _checkpoint()
@@ -112,7 +118,7 @@ def test_good_file_is_downloaded_once_and_checked(server, cache):
     assert hub.download(url, progress=False) == path  # from the cache now
     assert sum(server.hits.values()) == 1
     assert torch.equal(read_state_dict(url)['w'], torch.load(path)['w'])  # io uses the hub
-    assert _cache_files(cache) == [osp.basename(url)]
+    assert _cache_files(cache) == _checked(osp.basename(url))
 
 
 def test_wrong_hash_is_refused_and_not_kept(server, cache):
@@ -157,13 +163,149 @@ def test_prefilled_cache_works_offline(cache, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError('tried the network')
     monkeypatch.setattr(hub, '_fetch', no_network)
-    os.makedirs(cache)
-    path = osp.join(cache, 'resnet18-f37072fd.pth')
-    torch.save({'w': torch.ones(2)}, path)
+    path = prefill_hub_cache('torchvision://resnet18', {'w': torch.ones(2)})
+    assert path == osp.join(cache, 'resnet18-f37072fd.pth')
     for name in ('torchvision://resnet18', 'modelzoo://resnet18', 'mmbackbones://resnet18',
                  'mmbackbones://resnet18.tv_in1k'):
         assert hub.resolve(name) == path, name
     assert torch.equal(read_state_dict('torchvision://resnet18')['w'], torch.ones(2))
+
+
+# ----------------------------------------------------------------------------- a pre-filled cache
+@pytest.fixture
+def hashed(monkeypatch) -> list[str]:
+    """The files the hub hashes from the cache (downloads are hashed as they stream, not here)."""
+    calls = []
+    sha256_file = hub._sha256_file
+
+    def counting(path: str) -> str:
+        calls.append(path)
+        return sha256_file(path)
+
+    monkeypatch.setattr(hub, '_sha256_file', counting)
+    return calls
+
+
+def _prefill(cache: str, url: str, data: bytes) -> str:
+    path = osp.join(cache, osp.basename(url))
+    os.makedirs(cache, exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
+
+
+def _stamp(path: str) -> dict:
+    with open(path + hub.STAMP_SUFFIX) as f:
+        return json.load(f)
+
+
+def test_prefilled_file_is_checked_once_then_stamped(server, cache, hashed):
+    data = _checkpoint()
+    url = _serve(server, 'prefilled', data)
+    path = _prefill(cache, url, data)
+    assert hub.download(url, progress=False) == path
+    assert hashed == [path]
+    stat = os.stat(path)
+    assert _stamp(path) == dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                                sha256=hashlib.sha256(data).hexdigest())
+    assert _cache_files(cache) == _checked(osp.basename(url))
+    # later starts read the stamp, whichever form of the hash they are given
+    assert hub.download(url, progress=False) == path
+    assert hub.download(url, sha256=hashlib.sha256(data).hexdigest(), progress=False) == path
+    assert torch.equal(read_state_dict(url)['w'], torch.load(path)['w'])
+    assert hashed == [path]
+    assert sum(server.hits.values()) == 0  # never downloaded
+
+
+def test_prefilled_file_without_a_known_hash_is_used_as_it_is(server, cache, hashed):
+    url = server.url('/plain.pth')
+    path = _prefill(cache, url, b'not even a checkpoint')
+    assert hub.download(url, progress=False) == path
+    assert hashed == [] and _cache_files(cache) == ['plain.pth']
+    assert sum(server.hits.values()) == 0
+
+
+def test_wrong_prefilled_file_is_removed_and_downloaded_again(server, cache, hashed,
+                                                              monkeypatch):
+    data = _checkpoint()
+    url = _serve(server, 'replaced', data)
+    wrong = _checkpoint(seed=1)
+    path = _prefill(cache, url, wrong)
+    warned = []
+    monkeypatch.setattr(hub, '_warn', warned.append)
+    assert hub.download(url, progress=False) == path
+    with open(path, 'rb') as f:
+        assert f.read() == data
+    assert hashed == [path] and server.hits['/' + osp.basename(url)] == 1
+    assert _stamp(path)['sha256'] == hashlib.sha256(data).hexdigest()
+    assert _cache_files(cache) == _checked(osp.basename(url))
+    [message] = warned
+    assert path in message and hashlib.sha256(wrong).hexdigest() in message
+    assert f'not the published {hub.expected_hash(url)}' in message
+    assert 'removed' in message and 'downloaded again' in message
+
+
+def test_wrong_prefilled_file_offline_is_refused_saying_where_to_put_it(server, cache, hashed):
+    data = _checkpoint()
+    url = _serve(server, 'offline', data)
+    wrong = _checkpoint(seed=1)
+    path = _prefill(cache, url, wrong)
+    server.close()  # the network is down
+    with pytest.raises(hub.ChecksumError) as err:
+        hub.download(url, progress=False)
+    message = str(err.value)
+    assert f'the cached file {path} has sha256 {hashlib.sha256(wrong).hexdigest()}' in message
+    assert f'not the published {hub.expected_hash(url)}' in message
+    assert 'It was removed. Downloading it again failed' in message
+    assert f'could not download {url}' in message and f'put the file at {path}' in message
+    assert isinstance(err.value.__cause__, CheckpointNotFoundError)
+    assert _cache_files(cache) == []  # neither the wrong file nor a stamp
+
+
+def test_stale_stamp_is_checked_again(server, cache, hashed, monkeypatch):
+    """A stamp names the size and mtime of the file it checked: a file touched since is hashed
+    again (and stamped again when right), one replaced since is refused and downloaded again."""
+    data = _checkpoint()
+    url = _serve(server, 'stale', data)
+    path = _prefill(cache, url, data)
+    hub.download(url, progress=False)
+    stamped = _stamp(path)
+    os.utime(path, ns=(stamped['mtime_ns'], stamped['mtime_ns'] + 10**9))  # touched
+    assert hub.download(url, progress=False) == path
+    assert hashed == [path, path] and sum(server.hits.values()) == 0
+    assert _stamp(path) == dict(stamped, mtime_ns=stamped['mtime_ns'] + 10**9)
+    hub.download(url, progress=False)
+    assert len(hashed) == 2  # fresh again
+
+    wrong = _checkpoint(seed=1)
+    assert len(wrong) == len(data)
+    _prefill(cache, url, wrong)  # the same size; an mtime of its own, whatever the clock
+    os.utime(path, ns=(stamped['mtime_ns'], stamped['mtime_ns'] + 2 * 10**9))
+    monkeypatch.setattr(hub, '_warn', lambda message: None)
+    assert hub.download(url, progress=False) == path
+    with open(path, 'rb') as f:
+        assert f.read() == data
+    assert len(hashed) == 3 and server.hits['/' + osp.basename(url)] == 1
+    assert _stamp(path)['sha256'] == hashlib.sha256(data).hexdigest()
+
+
+def test_read_only_cache_is_checked_every_time_and_never_changed(server, cache, hashed,
+                                                                 monkeypatch):
+    """A shared cache this process cannot write: no lock, no stamp; a wrong file is refused and
+    left where it is."""
+    data = _checkpoint()
+    url = _serve(server, 'shared', data)
+    path = _prefill(cache, url, data)
+    access = os.access
+    monkeypatch.setattr(os, 'access', lambda p, mode: mode != os.W_OK and access(p, mode))
+    assert hub.download(url, progress=False) == hub.download(url, progress=False) == path
+    assert hashed == [path, path] and _cache_files(cache) == [osp.basename(url)]
+    wrong = _checkpoint(seed=1)
+    _prefill(cache, url, wrong)
+    with pytest.raises(hub.ChecksumError, match='read-only, so the file was left there') as err:
+        hub.download(url, progress=False)
+    assert hashlib.sha256(wrong).hexdigest() in str(err.value) and path in str(err.value)
+    assert sum(server.hits.values()) == 0 and _cache_files(cache) == [osp.basename(url)]
 
 
 def test_names_resolve_as_mmengine_resolves_them(tmp_path, monkeypatch):
@@ -228,10 +370,28 @@ def test_two_processes_download_once(server, cache, tmp_path, ddp):
     assert server.hits['/' + osp.basename(url)] == 1
     with open(paths.pop(), 'rb') as f:
         assert f.read() == data
-    assert _cache_files(cache) == [osp.basename(url)]
+    assert _cache_files(cache) == _checked(osp.basename(url))
     if ddp:  # cached now: every rank still meets the others at the barrier, none downloads
         mp.spawn(_download_worker, args=(url, str(out), _free_port()), nprocs=2, join=True)
         assert server.hits['/' + osp.basename(url)] == 1
+
+
+@pytest.mark.slow
+def test_two_processes_replace_a_wrong_cached_file_once(server, cache, tmp_path):
+    """Two processes find the same wrong, unstamped file: the first to take the lock removes it
+    and downloads the right one; the other waits and takes that one, stamped."""
+    data = _checkpoint(1)
+    url = _serve(server, 'wrong_shared', data)
+    path = _prefill(cache, url, _checkpoint(2))
+    server.delay = 1.0
+    out = tmp_path / 'out'
+    out.mkdir()
+    mp.spawn(_download_worker, args=(url, str(out), None), nprocs=2, join=True)
+    assert {(out / f'rank{r}.txt').read_text() for r in range(2)} == {path}
+    assert server.hits['/' + osp.basename(url)] == 1
+    with open(path, 'rb') as f:
+        assert f.read() == data
+    assert _cache_files(cache) == _checked(osp.basename(url))
 
 
 # ----------------------------------------------------------------------------- weights as data
@@ -277,9 +437,8 @@ def test_build_model_pretrained_takes_the_entry(cache):
     """``build_model(name, pretrained=True)`` loads the entry's file (here a torchvision ResNet-18
     the test saves where the download would go)."""
     import torchvision
-    os.makedirs(cache)
     theirs = torchvision.models.resnet18()
-    torch.save(theirs.state_dict(), osp.join(cache, 'resnet18-f37072fd.pth'))
+    prefill_hub_cache('torchvision://resnet18', theirs.state_dict())
     for name in ('resnet18', 'resnet18.tv_in1k'):
         ours = build_model(name, pretrained=True)
         assert torch.equal(ours.layer4[1].conv2.weight, theirs.layer4[1].conv2.weight), name
@@ -296,9 +455,8 @@ def test_entry_arguments_reach_the_model(cache, monkeypatch):
     """mmpretrain's Res2Net weights need the original stride-1 pool; the entry says so."""
     entry = weights_entry('res2net50_14w_8s')
     assert entry.arguments == {'stride1_pool': True}
-    os.makedirs(cache)
     theirs = build_model('res2net50_14w_8s', stride1_pool=True)
-    torch.save({'state_dict': theirs.state_dict()}, osp.join(cache, osp.basename(entry.url)))
+    prefill_hub_cache('mmbackbones://res2net50_14w_8s', {'state_dict': theirs.state_dict()})
     ours = build_model('res2net50_14w_8s', pretrained=True)
     assert ours.stride1_pool and torch.equal(ours.layer4[0].conv3.weight,
                                              theirs.layer4[0].conv3.weight)
@@ -306,8 +464,7 @@ def test_entry_arguments_reach_the_model(cache, monkeypatch):
 
 def test_mmengine_checkpoint_loader_knows_the_scheme(cache):
     from mmengine.runner import CheckpointLoader
-    os.makedirs(cache)
-    torch.save({'w': torch.ones(3)}, osp.join(cache, 'resnet18-f37072fd.pth'))
+    prefill_hub_cache('mmbackbones://resnet18.tv_in1k', {'w': torch.ones(3)})
     loaded = CheckpointLoader.load_checkpoint('mmbackbones://resnet18.tv_in1k')
     assert torch.equal(loaded['w'], torch.ones(3))
 

@@ -16,7 +16,12 @@ from mmbackbones.deploy import choose_precision, optimize, quantize_int8, why_no
 from mmbackbones.deploy.quantize import _pads_ceil_mode, ceil_max_pool2d
 from mmbackbones.models.necks import FPN
 
-from conftest import build_backbone, digit_canvas_batch, digits_predictions
+from conftest import (
+    assert_int8_keeps_accuracy,
+    build_backbone,
+    digit_canvas_batch,
+    digits_predictions,
+)
 
 pytestmark = pytest.mark.skipif(why_no_torchao() is not None, reason=str(why_no_torchao()))
 
@@ -165,11 +170,5 @@ def test_auto_never_picks_int8_and_no_vnni_says_how(monkeypatch):
 def test_trained_digits_resnet18_int8_accuracy(trained_digits_resnet18):
     """Accuracy gate: torchao int8 keeps top-1 within 0.5 point of fp32, >= 99% agreement."""
     run = trained_digits_resnet18
-    fp32 = run['fp32']
-    int8 = digits_predictions(run, 'torchao_int8', '--precision', 'int8')
-    gt = run['gt']
-    top1 = [100 * sum(p == g for p, g in zip(preds, gt)) / len(gt) for preds in (fp32, int8)]
-    agreement = sum(a == b for a, b in zip(fp32, int8)) / len(fp32)
-    assert top1[0] > 90, f'the main job did not train ({top1[0]:.1f}%)'
-    assert abs(top1[1] - top1[0]) <= 0.5, top1
-    assert agreement >= 0.99, agreement
+    assert_int8_keeps_accuracy(run, digits_predictions(run, 'torchao_int8', '--precision',
+                                                       'int8'))

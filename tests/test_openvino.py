@@ -13,7 +13,13 @@ from mmbackbones.deploy.calibration import calibration_from_spec
 from mmbackbones.deploy.openvino_backbone import why_no_openvino
 from mmbackbones.models.necks import FPN
 
-from conftest import build_backbone, digit_canvas_batch, digits_predictions, tool
+from conftest import (
+    assert_int8_keeps_accuracy,
+    build_backbone,
+    digit_canvas_batch,
+    digits_predictions,
+    tool,
+)
 
 NO_OPENVINO = why_no_openvino(nncf=True)
 NO_ONNX = why_no_onnx()
@@ -133,12 +139,5 @@ def test_export_tool_int8_from_an_image_folder(tmp_path):
 def test_trained_digits_resnet18_int8_accuracy(trained_digits_resnet18, backend):
     """Accuracy gate: int8 keeps top-1 within 0.5 point of fp32 with >= 99% agreement."""
     run = trained_digits_resnet18
-    fp32 = run['fp32']
-    int8 = digits_predictions(run, f'{backend}_int8', '--precision', 'int8', '--backend',
-                              backend)
-    gt = run['gt']
-    top1 = [100 * sum(p == g for p, g in zip(preds, gt)) / len(gt) for preds in (fp32, int8)]
-    agreement = sum(a == b for a, b in zip(fp32, int8)) / len(fp32)
-    assert top1[0] > 90, f'the main job did not train ({top1[0]:.1f}%)'
-    assert abs(top1[1] - top1[0]) <= 0.5, top1
-    assert agreement >= 0.99, agreement
+    assert_int8_keeps_accuracy(run, digits_predictions(run, f'{backend}_int8', '--precision',
+                                                       'int8', '--backend', backend))

@@ -71,11 +71,11 @@ def test_readme_use_block_runs(tmp_path, monkeypatch):
     """The 'Use' lines run as printed (the weights come from a pre-filled torch hub cache)."""
     import torch
     import torchvision
+
+    from conftest import prefill_hub_cache
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    cache = tmp_path / 'hub' / 'checkpoints'
-    cache.mkdir(parents=True)
     theirs = torchvision.models.resnet50()
-    torch.save(theirs.state_dict(), cache / 'resnet50-0676ba61.pth')
+    prefill_hub_cache('mmbackbones://resnet50', theirs.state_dict())
     block = _read('README.md').split('## Use', 1)[1].split('```python\n', 1)[1].split('```')[0]
     assert len(block.splitlines()) <= 12
     scope: dict = {}

@@ -21,7 +21,8 @@ class UnsafeCheckpointError(CheckpointFileError, pickle.UnpicklingError):
 
 
 class ChecksumError(CheckpointFileError):
-    """A downloaded or cached file whose SHA-256 is not the published one; it was not kept."""
+    """A downloaded or cached file whose SHA-256 is not the published one; it was not kept
+    (a wrong file in a read-only cache is left where it is, and the message says so)."""
 
 
 class CheckpointMismatchError(ValueError):

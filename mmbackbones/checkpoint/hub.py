@@ -14,14 +14,19 @@ Downloads go to torch hub's cache (``$TORCH_HOME/hub/checkpoints``, what
 ``torch.hub.load_state_dict_from_url`` uses), so a pre-filled cache works offline. A file is
 fetched under a temporary name, its SHA-256 checked (the entry's, or the prefix in the file name,
 torch hub's convention) and only then renamed into place: an interrupted or wrong download never
-becomes a cache entry. One process downloads a file at a time (a file lock), and under
-``torch.distributed`` rank 0 downloads while the other ranks wait at a barrier.
+becomes a cache entry. A file found at a cached name (put there by hand, by torchvision or timm)
+is checked once before its first use; a stamp beside it (``<file>.sha256.json``: its size,
+``mtime_ns`` and verified SHA-256) spares later starts the hashing while the file keeps its size
+and modification time. A wrong cached file is removed and downloaded again. One process downloads
+or checks a file at a time (a file lock), and under ``torch.distributed`` rank 0 does it while
+the other ranks wait at a barrier.
 """
 from __future__ import annotations
 
 import contextlib
 import fnmatch
 import hashlib
+import json
 import logging
 import os
 import os.path as osp
@@ -32,7 +37,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from ..utils.fileio import atomic_write_path
+from ..utils.fileio import FileWriteError, atomic_write_path
 from .catalogue import WeightsEntry, load_weights, weights_entry
 from .errors import CheckpointFileError, CheckpointNotFoundError, ChecksumError
 
@@ -42,6 +47,8 @@ __all__ = ['ChecksumError', 'WeightsEntry', 'cache_dir', 'data_preprocessor', 'd
 #: ``<name>-<hex>.<ext>``: the hash prefix torch hub and OpenMMLab put in file names.
 HASH_IN_NAME = re.compile(r'-([a-f0-9]{8,64})\.')
 SCHEME = 'mmbackbones://'
+#: What the stamp of a checked cached file is called: ``<file><STAMP_SUFFIX>``.
+STAMP_SUFFIX = '.sha256.json'
 _CHUNK = 1 << 20
 
 
@@ -169,7 +176,14 @@ def expected_hash(url: str, sha256: str | None = None) -> str | None:
 
 def download(url: str, sha256: str | None = None, progress: bool = True,
              name: str | None = None) -> str:
-    """The cached file of ``url``, downloaded and checked first when it is not cached.
+    """The cached file of ``url``, checked, and downloaded first when it is not cached.
+
+    A file already at the cached name is checked against the hash once, before its first use,
+    and stamped (``<file>.sha256.json``); later calls read the stamp instead of hashing the file
+    again, as long as the file keeps the size and ``mtime_ns`` the stamp records. A file whose
+    URL has no known hash (neither ``sha256`` nor one in the file name) is used as it is, never
+    checked or stamped. In a cache folder this process cannot write (a shared, read-only one) a
+    file is checked on every call, and a wrong one is refused but left there.
 
     Args:
         url: An ``http(s)://`` URL.
@@ -182,7 +196,10 @@ def download(url: str, sha256: str | None = None, progress: bool = True,
         The path in :func:`cache_dir`.
 
     Raises:
-        ChecksumError: The download's hash is not ``sha256`` (the file is deleted).
+        ChecksumError: The download's hash is not ``sha256`` (the file is deleted); or the
+            cached file's hash is not (the file is deleted) and downloading it again failed: the
+            message names the file, both hashes, why the download failed and where to put the
+            right file.
         CheckpointNotFoundError: The download failed (the message says where to put the file
             by hand).
 
@@ -192,24 +209,25 @@ def download(url: str, sha256: str | None = None, progress: bool = True,
     """
     cached = osp.join(cache_dir(), osp.basename(urlparse(url).path))
     expected = expected_hash(url, sha256)
+    name = name or url
     rank, world = _dist_info()
     if world == 1:
-        if not osp.isfile(cached):  # a pre-filled cache works offline
-            _download_once(url, cached, expected, progress, name or url)
+        _ensure_cached(url, cached, expected, progress, name)
         return cached
     # Every rank meets at the barrier, cached or not (as mmengine's load_from_http does), so a
     # rank that finds the file cannot leave another waiting.
     error: BaseException | None = None
-    if rank == 0 and not osp.isfile(cached):
+    if rank == 0:
         try:
-            _download_once(url, cached, expected, progress, name or url)
+            _ensure_cached(url, cached, expected, progress, name)
         except BaseException as err:  # noqa: BLE001  (re-raised after the barrier)
             error = err
     torch.distributed.barrier()
     if error is not None:
         raise error
-    if not osp.isfile(cached):  # a rank of another machine does not see rank 0's cache
-        _download_once(url, cached, expected, progress, name or url)
+    # Rank 0's stamp makes this a stat and a small read; a rank of another machine, which does
+    # not see rank 0's cache, checks or downloads its own.
+    _ensure_cached(url, cached, expected, progress, name)
     return cached
 
 
@@ -227,25 +245,125 @@ def _file_lock(path: str) -> Iterator[None]:
         yield
 
 
-def _download_once(url: str, cached: str, expected: str | None, progress: bool,
+def _ensure_cached(url: str, cached: str, expected: str | None, progress: bool,
                    name: str) -> None:
+    """Leave a checked ``cached`` file: the one there when its hash (stamped, or computed now) is
+    ``expected``, else a new download."""
+    if osp.isfile(cached) and (expected is None or _matches(_stamped_digest(cached), expected)):
+        return  # the common case: no lock, no hashing
+    if osp.isfile(cached) and not os.access(osp.dirname(cached), os.W_OK):
+        digest = _sha256_file(cached)  # a read-only cache: no stamp can be kept
+        if not digest.startswith(expected):
+            raise ChecksumError(f'{_wrong_cached_file(name, cached, digest, expected)} The '
+                                f'folder is read-only, so the file was left there: replace it '
+                                f'with {url}, or point $TORCH_HOME at a writable folder.')
+        return
     with _file_lock(cached):
-        if osp.isfile(cached):  # another process finished it while we waited
-            return
+        wrong = None
+        if osp.isfile(cached):  # unchecked, or another process finished while we waited
+            if expected is None:
+                return
+            digest = _stamped_digest(cached) or _hash_and_stamp(cached, expected)
+            if digest.startswith(expected):
+                return
+            wrong = _wrong_cached_file(name, cached, digest, expected) + ' It was removed.'
+            _remove_cached(cached)
         try:
-            with atomic_write_path(cached) as tmp:
+            digest = _download(url, cached, expected, progress, name)
+        except CheckpointFileError as err:
+            if wrong is None:
+                raise
+            raise ChecksumError(f'{wrong} Downloading it again failed: {err}') from err
+        if expected is not None:
+            _write_stamp(cached, digest, os.stat(cached))
+        if wrong is not None:
+            _warn(f'{wrong} It was downloaded again from {url}.')
+
+
+def _matches(digest: str | None, expected: str) -> bool:
+    return digest is not None and digest.startswith(expected)
+
+
+def _wrong_cached_file(name: str, cached: str, digest: str, expected: str) -> str:
+    return (f'checkpoint={name!r}: the cached file {cached} has sha256 {digest}, not the '
+            f'published {expected}.')
+
+
+def _remove_cached(cached: str) -> None:
+    for path in (cached, cached + STAMP_SUFFIX):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def _stamped_digest(path: str) -> str | None:
+    """The SHA-256 in ``path``'s stamp when the stamp was taken of the file as it is now (the
+    same size and ``mtime_ns``); ``None`` without a stamp, or with a stale or unreadable one."""
+    try:
+        stat = os.stat(path)
+        with open(path + STAMP_SUFFIX) as f:
+            stamp = json.load(f)
+    except (OSError, ValueError):
+        return None
+    fresh = isinstance(stamp, dict) and stamp.get('size') == stat.st_size and \
+        stamp.get('mtime_ns') == stat.st_mtime_ns and isinstance(stamp.get('sha256'), str)
+    return stamp['sha256'] if fresh else None
+
+
+def _hash_and_stamp(path: str, expected: str) -> str:
+    """``path``'s SHA-256, stamped when it is ``expected``. The stat the stamp records is taken
+    before hashing: a file changed while it was hashed no longer matches its stamp."""
+    stat = os.stat(path)
+    digest = _sha256_file(path)
+    if digest.startswith(expected):
+        _write_stamp(path, digest, stat)
+    return digest
+
+
+def _write_stamp(path: str, digest: str, stat: os.stat_result) -> None:
+    """Record that ``path``, as ``stat`` saw it, has the SHA-256 ``digest`` (written atomically).
+
+    A stamp that cannot be written (a full disk) costs only the hashing next time, so it is a
+    warning."""
+    stamp = dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=digest)
+    try:
+        with atomic_write_path(path + STAMP_SUFFIX) as tmp, open(tmp, 'w') as f:
+            json.dump(stamp, f)
+    except FileWriteError as err:
+        _warn(f'{path} is checked (sha256 {digest}) but its stamp was not written, so it will '
+              f'be hashed again next time: {err}')
+
+
+def _sha256_file(path: str) -> str:
+    sha = hashlib.sha256()
+    with open(path, 'rb') as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def _download(url: str, cached: str, expected: str | None, progress: bool, name: str) -> str:
+    """Download ``url`` to ``cached`` (the caller holds the lock); return its SHA-256."""
+    fetch_error = None  # the writer reports any OSError as its own; the message names this one
+    try:
+        with atomic_write_path(cached) as tmp:
+            try:
                 digest = _fetch(url, tmp, progress)
-                if expected and not digest.startswith(expected):
-                    raise ChecksumError(
-                        f'checkpoint={name!r}: the download of {url} has sha256 {digest}, '
-                        f'expected {expected}; {osp.basename(cached)} was not kept in '
-                        f'{osp.dirname(cached)}. Download it again, or check the URL.')
-        except CheckpointFileError:
-            raise
-        except Exception as err:  # noqa: BLE001  (URLError, timeouts, cut connections, ...)
-            raise CheckpointNotFoundError(
-                f'checkpoint={name!r}: could not download {url} ({err}). Without network, put '
-                f'the file at {cached} or pass a local path.') from err
+            except Exception as err:  # noqa: BLE001  (URLError, timeouts, cut connections, ...)
+                fetch_error = err
+                raise
+            if expected and not digest.startswith(expected):
+                raise ChecksumError(
+                    f'checkpoint={name!r}: the download of {url} has sha256 {digest}, '
+                    f'expected {expected}; {osp.basename(cached)} was not kept in '
+                    f'{osp.dirname(cached)}. Download it again, or check the URL.')
+    except CheckpointFileError:
+        raise
+    except Exception as err:  # noqa: BLE001  (the fetch's error, or the writer's)
+        cause = fetch_error or err
+        raise CheckpointNotFoundError(
+            f'checkpoint={name!r}: could not download {url} ({cause}). Without network, put '
+            f'the file at {cached} or pass a local path.') from cause
+    return digest
 
 
 def _fetch(url: str, dst: str, progress: bool) -> str:

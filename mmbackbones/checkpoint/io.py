@@ -1,4 +1,4 @@
-"""Reading checkpoint files safely, and writing files that are never half-written.
+"""Reading checkpoint files safely.
 
 ``torch.load(..., weights_only=True)`` unpickles only tensors and plain containers; a pickle that
 names any other global (``os.system``, a class with a custom ``__reduce__``, ...) is refused before

@@ -16,6 +16,7 @@ from .onnx_backbone import ExportedBackbone
 INSTALL_OPENVINO = 'pip install openvino nncf  (or tools/install.sh --with-openvino)'
 RT_SECTION = 'mmbackbones'  # where our metadata lives in the IR's rt_info
 HINTS = (None, 'f32', 'bf16', 'f16')
+PERFORMANCE_HINTS = (None, 'LATENCY', 'THROUGHPUT')
 
 
 def why_no_openvino(nncf: bool = False) -> str | None:
@@ -56,6 +57,10 @@ class OpenVinoBackbone(ExportedBackbone):
         precision_hint: OpenVINO's ``INFERENCE_PRECISION_HINT``: ``None`` (OpenVINO's default:
             bf16 on CPUs with native bf16, else f32), ``'f32'``, ``'bf16'`` or ``'f16'``. An int8
             IR runs its quantized layers in int8 whatever the hint.
+        performance_hint: OpenVINO's ``PERFORMANCE_HINT``: ``None`` (OpenVINO's default),
+            ``'LATENCY'`` (one request on every thread: what one synchronous caller wants) or
+            ``'THROUGHPUT'`` (the threads split into streams for parallel requests; a single
+            synchronous request then gets a share of them).
         device: OpenVINO device name.
 
     Example:
@@ -65,13 +70,16 @@ class OpenVinoBackbone(ExportedBackbone):
     """
 
     def __init__(self, path: str, threads: int | None = None, precision_hint: str | None = None,
-                 device: str = 'CPU') -> None:
+                 device: str = 'CPU', performance_hint: str | None = None) -> None:
         super().__init__()
         reason = why_no_openvino()
         if reason is not None:
             raise ImportError(f'OpenVinoBackbone needs {reason}.')
         if precision_hint not in HINTS:
             raise ValueError(f'precision_hint={precision_hint!r}; allowed: {HINTS}.')
+        if performance_hint not in PERFORMANCE_HINTS:
+            raise ValueError(f'performance_hint={performance_hint!r}; allowed: '
+                             f'{PERFORMANCE_HINTS}.')
         import openvino as ov
         core = ov.Core()
         ov_model = core.read_model(path)
@@ -81,9 +89,13 @@ class OpenVinoBackbone(ExportedBackbone):
         config = {'INFERENCE_NUM_THREADS': int(threads or torch.get_num_threads())}
         if precision_hint is not None:
             config['INFERENCE_PRECISION_HINT'] = precision_hint
+        if performance_hint is not None:
+            config['PERFORMANCE_HINT'] = performance_hint
         self.compiled = core.compile_model(ov_model, device, config)
         hint = self.compiled.get_property('INFERENCE_PRECISION_HINT')
         self.precision = hint.get_type_name() if hasattr(hint, 'get_type_name') else str(hint)
+        #: The performance hint OpenVINO compiled with (``LATENCY`` or ``THROUGHPUT``).
+        self.performance_hint = str(self.compiled.get_property('PERFORMANCE_HINT')).split('.')[-1]
         self.request = self.compiled.create_infer_request()
         self._publish(path, meta, len(self.compiled.outputs))
 

@@ -26,9 +26,10 @@ against the same anchors (the other libraries' default fp32 eager):
 
 * ``eager``: fp32, as built; trains too (``--amp``: the training step under bf16 autocast on a CPU
   with native bf16 / fp16 on CUDA, channels-last, as ``tools/train.py --amp --channels-last``);
-* ``deploy``: :func:`mmbackbones.deploy.optimize` (BN folded, channels-last, bf16 where the hardware
-  has it natively), inference only;
-* ``compile``: ``deploy`` plus ``torch.compile``; its training step compiles the eager model;
+* ``deploy``: :func:`mmbackbones.deploy.optimize` with no arguments (BN folded, channels-last, bf16
+  where the hardware has it natively, compiled where that is the CPU's default), inference only;
+* ``deploy-eager``: the same with ``compile=False``; ``compile``: with ``compile=True`` (cached
+  AOTInductor packages); its training step compiles the eager model with ``torch.compile``;
 * ``onnxruntime``: exported with the dynamo ONNX exporter (BN folded, fp32) and run by onnxruntime
   on ``torch.get_num_threads()`` threads, inference only (its memory is not visible to the
   profiler: shown as -);
@@ -37,13 +38,21 @@ against the same anchors (the other libraries' default fp32 eager):
   ``--calibration`` batches, inference only;
 * ``onnxruntime-int8``: the ONNX export quantized by onnxruntime (static QDQ, per-channel);
 * ``openvino``: the ONNX export read by OpenVINO, its default precision (bf16 on CPUs with native
-  bf16); ``openvino-fp32``: the same with ``INFERENCE_PRECISION_HINT=f32``;
+  bf16) and its ``LATENCY`` performance hint (one synchronous request on every thread);
+  ``openvino-throughput``: the same with the ``THROUGHPUT`` hint (the threads split into
+  streams); ``openvino-fp32``: ``LATENCY`` with ``INFERENCE_PRECISION_HINT=f32``;
   ``openvino-int8``: NNCF int8 (needs ``tools/install.sh --with-openvino``).
 
 ``--calibration N_OR_DIR`` (default 4): the int8 modes' calibration batches, seeded random
 batches of the benchmark input's shape or a folder of images.
 
-The machine (CPU flags incl. native bf16, or GPU name) is printed with the table.
+The machine (CPU flags incl. native bf16, or GPU name) is printed with the table. Every timed
+call is kept: besides images/s (the median over the repeats) the table gives the median and the
+90th percentile of one call in milliseconds per image (``infer ms p50``, ``infer ms p90``: at
+``--batch-size 1`` the latency). On a CPU it also gives the arithmetic limit of the model: its
+operations per image (2 x multiply-accumulates, :mod:`mmbackbones.analysis`) against the best
+matrix-product rate of each precision this CPU has natively (``cpu_peak.py``, measured in the same
+run), and each row's share of the limit of its precision (``--no-limit`` skips it).
 
 Examples::
 
@@ -72,6 +81,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # cpu_peak.py beside it
 
 # The same architecture elsewhere, by our registered name: timm model name, torchvision model
 # name, mmpretrain backbone config. Extend as families are added; --timm/--torchvision/
@@ -131,6 +141,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='also time our training step under mixed precision (bf16 autocast '
                         'on a CPU with native bf16, fp16 on CUDA) and channels-last')
+    parser.add_argument('--no-limit', action='store_true',
+                        help="skip the arithmetic limit (cpu_peak.py's matrix-product rates)")
     parser.add_argument('--json', metavar='PATH', help='also write the tables as JSON')
     # earlier spellings, kept working: --input-size S is --shape S, --args is --model-args
     parser.add_argument('--input-size', type=int, help=argparse.SUPPRESS)
@@ -245,14 +257,16 @@ class Runner:
             with torch.inference_mode():
                 last_output(self.model(self.x))
 
-    def timed(self, train: bool, iters: int) -> float:
-        """Seconds per iteration over ``iters`` iterations."""
-        _sync(self.x.device)
-        start = time.perf_counter()
+    def timed(self, train: bool, iters: int) -> list[float]:
+        """Seconds of each of ``iters`` iterations."""
+        seconds = []
         for _ in range(iters):
+            _sync(self.x.device)
+            start = time.perf_counter()
             self.step(train)
-        _sync(self.x.device)
-        return (time.perf_counter() - start) / iters
+            _sync(self.x.device)
+            seconds.append(time.perf_counter() - start)
+        return seconds
 
     def peak_memory(self, train: bool) -> float:
         """Peak bytes allocated during one step, beyond what was allocated before it."""
@@ -275,15 +289,17 @@ def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dict[str, float]:
-    """Median seconds per iteration of each runner, runs interleaved repeat by repeat."""
+def measure(runners: list[Runner], train: bool,
+            args: argparse.Namespace) -> dict[str, list[list[float]]]:
+    """Seconds of every timed iteration of each runner, per repeat; runs interleaved repeat by
+    repeat."""
     what = 'train' if train else 'infer'
     runners = [r for r in runners if what in r.modes]
     for runner in runners:
         progress(f'{what}: warm-up {runner.name}')
         for _ in range(args.warmup):
             runner.step(train)
-    times: dict[str, list[float]] = {r.name: [] for r in runners}
+    times: dict[str, list[list[float]]] = {r.name: [] for r in runners}
     for repeat in range(args.repeats):
         # alternate the order so neither side always runs right after the other
         order = runners if repeat % 2 == 0 else runners[::-1]
@@ -292,7 +308,16 @@ def measure(runners: list[Runner], train: bool, args: argparse.Namespace) -> dic
             time.sleep(args.settle)  # another runtime's spinning workers go idle first
             times[runner.name].append(runner.timed(train, args.iters))
     progress('')
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-quantile (0-1) of ``values``, linearly interpolated."""
+    ordered = sorted(values)
+    at = q * (len(ordered) - 1)
+    low = int(at)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
 
 
 def benchmark(spec: str, args: argparse.Namespace, model_args: dict) -> dict:
@@ -317,8 +342,14 @@ def benchmark(spec: str, args: argparse.Namespace, model_args: dict) -> dict:
     results = {r.name: {} for r in runners}
     for train in modes:
         mode = 'train' if train else 'infer'
-        for name, seconds in measure(runners, train, args).items():
-            results[name][f'{mode} img/s'] = x.shape[0] / seconds
+        for name, repeats in measure(runners, train, args).items():
+            per_repeat = [sum(r) / len(r) for r in repeats]
+            results[name][f'{mode} img/s'] = x.shape[0] / statistics.median(per_repeat)
+            if not train:
+                calls = [t for r in repeats for t in r]
+                for q in (0.5, 0.9):
+                    results[name][f'infer ms p{round(q * 100)}'] = \
+                        1000 * percentile(calls, q) / x.shape[0]
         if not args.no_memory:
             for runner in runners:
                 if mode in runner.modes and runner.memory:
@@ -326,6 +357,8 @@ def benchmark(spec: str, args: argparse.Namespace, model_args: dict) -> dict:
                     results[runner.name][f'{mode} MiB'] = runner.peak_memory(train) / 2**20
             progress('')
     result = table(label, tuple(x.shape), runners, results, args, n_ours)
+    if device.type == 'cpu' and not args.no_limit:
+        result['limit'] = arithmetic_limit(ours, tuple(x.shape), runners, results)
     print_table(result)
     return result
 
@@ -337,9 +370,9 @@ def eager_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
 
 
 def deploy_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
-                  args: argparse.Namespace, compile: bool = False) -> Runner:
-    """:func:`mmbackbones.deploy.optimize`; with ``compile`` its training step compiles the
-    eager model."""
+                  args: argparse.Namespace, compile: bool | None = None) -> Runner:
+    """:func:`mmbackbones.deploy.optimize` (``compile=None``: its default for this CPU); with
+    ``compile=True`` its training step compiles the eager model."""
     import copy
 
     from mmbackbones.deploy import optimize
@@ -348,6 +381,11 @@ def deploy_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
     print(f'  {name}: {record}')
     return Runner(f'{name} {record.precision}', fast, x, params=params, train_model=train_model,
                   modes=('infer', 'train') if train_model is not None else ('infer', ))
+
+
+def deploy_eager_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
+                        args: argparse.Namespace) -> Runner:
+    return deploy_runner(name, model, x, params, args, compile=False)
 
 
 def compile_runner(name: str, model: nn.Module, x: torch.Tensor, params: int,
@@ -394,9 +432,11 @@ def int8_or_openvino_model(mode: str, model: nn.Module, x: torch.Tensor,
         path = osp.join(tmp, 'model.xml')
         export(model, path, 'openvino', tuple(x.shape), int8=mode == 'openvino-int8',
                calibration=calibration)
-        backbone = OpenVinoBackbone(path, threads=torch.get_num_threads(),
-                                    precision_hint='f32' if mode == 'openvino-fp32' else None)
-        print(f'  {mode}: OpenVINO runs {backbone.precision}')
+        backbone = OpenVinoBackbone(
+            path, threads=torch.get_num_threads(),
+            precision_hint='f32' if mode == 'openvino-fp32' else None,
+            performance_hint='THROUGHPUT' if mode == 'openvino-throughput' else 'LATENCY')
+        print(f'  {mode}: OpenVINO runs {backbone.precision}, {backbone.performance_hint}')
         return backbone
 
 
@@ -405,10 +445,12 @@ def int8_or_openvino_model(mode: str, model: nn.Module, x: torch.Tensor,
 MODES: dict[str, Callable[..., Runner]] = {
     'eager': eager_runner,
     'deploy': deploy_runner,
+    'deploy-eager': deploy_eager_runner,
     'compile': compile_runner,
     'onnxruntime': onnxruntime_runner,
     **{mode: int8_or_openvino_runner(mode) for mode in (
-        'int8', 'onnxruntime-int8', 'openvino', 'openvino-fp32', 'openvino-int8')},
+        'int8', 'onnxruntime-int8', 'openvino', 'openvino-throughput', 'openvino-fp32',
+        'openvino-int8')},
 }
 
 
@@ -450,6 +492,10 @@ def onnx_model(model: nn.Module, x: torch.Tensor) -> nn.Module:
         return OnnxBackbone(path, threads=torch.get_num_threads())
 
 
+def _lower_is_better(column: str) -> bool:
+    return column.endswith('MiB') or ' ms ' in column
+
+
 def table(label: str, shape: tuple, runners: list[Runner], results: dict,
           args: argparse.Namespace, n_ours: int = 1) -> dict:
     """The numbers of one model: every implementation's row and ours over each anchor (the
@@ -462,7 +508,7 @@ def table(label: str, shape: tuple, runners: list[Runner], results: dict,
     for c in columns:
         values = [results[a.name][c] for a in anchors if results[a.name].get(c)]
         if values:
-            best[c] = min(values) if c.endswith('MiB') else max(values)
+            best[c] = min(values) if _lower_is_better(c) else max(values)
     ratios = []
     for ours in runners[:n_ours]:
         mine = results[ours.name]
@@ -480,6 +526,45 @@ def table(label: str, shape: tuple, runners: list[Runner], results: dict,
                 threads=torch.get_num_threads(), repeats=args.repeats, iters=args.iters,
                 warmup=args.warmup, machine=hardware_summary(args.device), columns=columns,
                 rows=rows, ratios=ratios)
+
+
+def row_precision(name: str, default: str) -> str:
+    """The precision a row computes in: int8 modes int8, our deploy rows their recorded
+    precision (the row's last word), OpenVINO's default the CPU's native float, fp32 else."""
+    if 'int8' in name:
+        return 'int8'
+    last = name.split()[-1]
+    if last in ('bf16', 'fp16', 'fp32'):
+        return last
+    if '[openvino]' in name or '[openvino-throughput]' in name:
+        return default
+    return 'fp32'
+
+
+def arithmetic_limit(ours: nn.Module, shape: tuple, runners: list[Runner],
+                     results: dict) -> dict:
+    """Operations per image, this CPU's best matrix-product rate per native precision
+    (``cpu_peak.py``), the images/s they allow, and each row's share of its precision's."""
+    from cpu_peak import native_precisions, peak_rates
+
+    from mmbackbones.analysis import measure_complexity
+    progress('limit: operations per image, matrix-product rates')
+    macs = measure_complexity(ours, shape).macs  # multiply-accumulates of the whole batch
+    ops_per_image = 2 * macs / shape[0]
+    native = [p for p, ok in native_precisions().items() if ok]
+    rates = peak_rates(native, repeats=3, min_time=0.2)
+    best = {p: max(r[p] for r in rates.values()) * 1e9 for p in native}
+    progress('')
+    limit = {p: best[p] / ops_per_image for p in native}
+    float_default = 'bf16' if 'bf16' in native else 'fp32'
+    shares = {}
+    for runner in runners:
+        precision = row_precision(runner.name, float_default)
+        speed = results[runner.name].get('infer img/s')
+        if speed and precision in limit:
+            shares[runner.name] = (precision, speed / limit[precision])
+    return dict(ops_per_image=ops_per_image, gops_per_s={p: best[p] / 1e9 for p in native},
+                img_per_s=limit, shares=shares)
 
 
 def print_table(result: dict) -> None:
@@ -503,8 +588,15 @@ def print_table(result: dict) -> None:
         return
     for row in result['ratios']:
         print(f"{row['ratio']:<{name_width}}{'':>12}" + cells(row, lambda v: f'{v:.3f}'))
-    print('(img/s ratio > 1: ours is faster; MiB ratio < 1: ours needs less memory; '
-          '"fastest": the best anchor in that column)')
+    print('(img/s ratio > 1: ours is faster; ms ratio < 1: ours is faster; MiB ratio < 1: ours '
+          'needs less memory; "fastest": the best anchor in that column)')
+    limit = result.get('limit')
+    if limit:
+        print(f"arithmetic limit: {limit['ops_per_image'] / 1e9:.2f} G operations per image; "
+              + ', '.join(f"{p} {limit['gops_per_s'][p]:,.0f} G/s = {limit['img_per_s'][p]:.1f} "
+                          'img/s' for p in limit['img_per_s']) + " (cpu_peak.py's best product)")
+        for name, (precision, share) in limit['shares'].items():
+            print(f'  {name:<{name_width}} {share:6.1%} of the {precision} limit')
 
 
 def main(argv=None) -> int:

@@ -73,30 +73,43 @@ def rate(a: torch.Tensor, b: torch.Tensor, mm, min_time: float) -> float:
             return flops * calls / elapsed / 1e9
 
 
+def native_precisions() -> dict[str, bool]:
+    """Which precisions this CPU computes natively."""
+    from mmbackbones.utils.hardware import cpu_has_native_bf16, cpu_has_vnni
+    return {'fp32': True, 'bf16': cpu_has_native_bf16(), 'int8': cpu_has_vnni()}
+
+
+def peak_rates(precisions=PRECISIONS, shapes=SHAPES, repeats: int = 5,
+               min_time: float = 0.2) -> dict[str, dict[str, float]]:
+    """``{shape name: {precision: best G/s}}``, the precisions interleaved repeat by repeat (a
+    shared machine slows all alike), on the threads torch has now."""
+    table = {}
+    for name, m, k, n in shapes:
+        ops = {p: operands(p, m, k, n) for p in precisions}
+        for a, b, mm in ops.values():  # warm-up: oneDNN primitive creation, page faults
+            mm(a, b)
+        best = dict.fromkeys(precisions, 0.0)
+        for _ in range(repeats):
+            for p, (a, b, mm) in ops.items():
+                best[p] = max(best[p], rate(a, b, mm, min_time))
+        table[name] = best
+    return table
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmbackbones.utils.hardware import (
-        cpu_has_native_bf16,
-        cpu_has_vnni,
-        cpu_model,
-        hardware_summary,
-    )
+    from mmbackbones.utils.hardware import cpu_model, hardware_summary
     torch.set_num_threads(args.threads)
-    native = {'fp32': True, 'bf16': cpu_has_native_bf16(), 'int8': cpu_has_vnni()}
+    native = native_precisions()
     print(f'machine: {platform.processor() or platform.machine()}, {cpu_model()}; '
           f'{hardware_summary("cpu")}; threads {args.threads}; torch {torch.__version__}')
     print(f'| shape (M x K x N) | {" | ".join(f"{p} G/s" for p in PRECISIONS)} | '
           f'bf16 / fp32 | int8 / fp32 |')
     print('|---|' + '---|' * (len(PRECISIONS) + 2))
     timed = [p for p in PRECISIONS if native[p] or args.emulated]
+    rates = peak_rates(timed, SHAPES, args.repeats, args.min_time)
     for name, m, k, n in SHAPES:
-        ops = {p: operands(p, m, k, n) for p in timed}
-        for a, b, mm in ops.values():  # warm-up: oneDNN primitive creation, page faults
-            mm(a, b)
-        best = dict.fromkeys(timed, 0.0)
-        for _ in range(args.repeats):  # interleaved, so a shared machine slows all alike
-            for p, (a, b, mm) in ops.items():
-                best[p] = max(best[p], rate(a, b, mm, args.min_time))
+        best = rates[name]
         cells = [cell(best.get(p), native[p]) for p in PRECISIONS]
         ratios = [f'{best[p] / best["fp32"]:.2f}x' if p in best else '-' for p in ('bf16', 'int8')]
         print(f'| {name}, {m} x {k} x {n} | {" | ".join(cells + ratios)} |')
