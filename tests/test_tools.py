@@ -253,9 +253,28 @@ def test_benchmark_writes_its_table_as_json(tmp_path, capsys):
     assert table['model'] == 'resnet18' and table['input_shape'] == [2, 3, 32, 32]
     [row] = table['rows']
     assert row['implementation'] == 'mmbackbones resnet18' and row['infer img/s'] > 0
+    # every call is timed: the latency per image, median and 90th percentile
+    assert 0 < row['infer ms p50'] <= row['infer ms p90']
+    # the arithmetic limit of the model on this CPU, and the row's share of the fp32 one
+    limit = table['limit']
+    assert limit['ops_per_image'] > 0 and limit['img_per_s']['fp32'] > 0
+    precision, share = limit['shares']['mmbackbones resnet18']
+    assert precision == 'fp32' and share == pytest.approx(
+        row['infer img/s'] / limit['img_per_s']['fp32'])
     assert row['params'] == sum(p.numel() for p in MODELS.build(
         dict(type='resnet18', num_stages=2)).parameters())
     assert os.listdir(tmp_path) == ['bench.json']
+
+
+def test_benchmark_percentile_and_row_precision():
+    bench = tool(TOOLS['benchmark'])
+    assert bench.percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert bench.percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.9) == pytest.approx(4.6)
+    assert bench.row_precision('mmbackbones resnet50 [deploy] bf16', 'bf16') == 'bf16'
+    assert bench.row_precision('mmbackbones resnet50 [int8]', 'bf16') == 'int8'
+    assert bench.row_precision('mmbackbones resnet50 [openvino]', 'bf16') == 'bf16'
+    assert bench.row_precision('mmbackbones resnet50 [openvino-fp32]', 'bf16') == 'fp32'
+    assert bench.row_precision('torchvision resnet50', 'bf16') == 'fp32'
 
 
 def test_benchmark_refuses_a_negative_settle_pause(capsys):
