@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope as set_default_scope
 from . import models  # noqa: F401  (registers every backbone and neck)
 from .checkpoint.hub import init_cfg, weights_entry
 from .config import build_model_from_cfg, load_config
+from .models.variants import fixed_arguments
 from .registry import MODELS, SCOPE, close_matches
 
 
@@ -98,8 +99,9 @@ def _build_pretrained(variant: str, weights: str, pretrained: bool, overrides: d
 
 
 def _required_arguments(obj: Any) -> list[str]:
-    """Constructor arguments of a registered class or variant that have no default."""
-    fixed = set(getattr(obj, 'fixed', ()))
+    """Constructor arguments of a registered class or variant that have no default and that it
+    does not fix."""
+    fixed = fixed_arguments(obj)
     cls = getattr(obj, 'variant_of', obj)
     if not isinstance(cls, type):
         return []
@@ -111,10 +113,9 @@ def _required_arguments(obj: Any) -> list[str]:
         params = list(inspect.signature(init).parameters.values())[1:]
         required += [p.name for p in params if p.default is p.empty and p.name not in fixed
                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        fixed |= set(getattr(klass, 'fixed_args', {}))
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             break
-    return [name for name in dict.fromkeys(required) if name not in fixed]
+    return list(dict.fromkeys(required))
 
 
 def _check_required_arguments(name: str, given: dict) -> None:

@@ -44,6 +44,43 @@ def test_the_example_is_one_family_on_the_resnet_skeleton(family):
     assert model.layer1[0].se[1].out_channels == 256 // 8
     with pytest.raises(ValueError, match='se_resnet50 always uses depth=50'):
         MODELS.build(dict(type='se_resnet50', depth=101))
+    assert model.se_ratio == 8 and 'se_ratio' in cls.recorded_names()
+    with pytest.raises(AttributeError, match='se_ratio is read-only'):
+        model.se_ratio = 4
+
+
+def test_the_paths_and_mechanisms_on_the_page_exist():
+    from mmbackbones.models import layers, variants
+    from mmbackbones.models.backbones import base, resnet, skeleton
+    with open(DOC) as f:
+        text = f.read()
+    root = osp.dirname(osp.dirname(DOC))
+    paths = re.findall(r'`((?:mmbackbones|tests|docs)/[\w/.]+)`', text)
+    assert len(paths) >= 5
+    missing = [p for p in paths  # the example's own file is the reader's to write
+               if not p.endswith('se_resnet.py') and not osp.exists(osp.join(root, p))]
+    assert not missing, f'the page names paths that do not exist: {missing}'
+    owners = {'make_stages': skeleton, 'ResNetSkeleton': skeleton, '_set_res_stages':
+              skeleton.ResNetSkeleton, '_record': base.BaseBackbone, 'recorded_attributes':
+              base.BaseBackbone, '_FixedResNet': resnet, '_make_stem_layer': resnet.ResNet,
+              'first_block_args': resnet.ResNet, 'foreign_key_maps': resnet.ResNet,
+              'register_variant': variants, 'apply_fixed': variants, 'fixed_arguments': variants,
+              'DEFAULT_NORM_CFG': layers, '_residual': layers.Bottleneck, 'make_conv2':
+              layers.Bottleneck, '_make_branch': layers.Bottleneck}
+    for name, owner in owners.items():
+        assert re.search(rf'`[^`]*\b{name}\b', text) and hasattr(owner, name), name
+    assert resnet.ResNetV1c.fixed == variants.fixed_arguments(resnet.ResNetV1c)
+    # the block signature the page lists is the blocks' one signature
+    listed = re.search(r'their one signature \((.*?)\)', text, flags=re.S)[1]
+    assert re.findall(r'`(\w+)`', listed) == [
+        p for p in inspect.signature(layers.BasicBlock).parameters]
+    assert inspect.signature(layers.BasicBlock) == inspect.signature(layers.Bottleneck)
+    # what _set_res_stages records, as the page says
+    said = re.search(r'records the output\s+contract \((.*?)\) and mmdet.s (.*?);', text,
+                     flags=re.S)
+    recorded = re.findall(r'`(\w+)`', said[1] + said[2])
+    assert set(recorded) <= set(skeleton.ResNetSkeleton.recorded_names())
+    assert layers.DEFAULT_NORM_CFG == dict(type='BN', requires_grad=True)
 
 
 @pytest.mark.parametrize('name', NAMES)

@@ -13,6 +13,9 @@ from mmbackbones.registry import MODELS
 
 from conftest import (
     MODEL_CONFIGS,
+    assert_context_block_runs,
+    assert_drop_path_rises_to,
+    context_block_plugins,
     mmcv_ops_available,
     n_params,
     randomize,
@@ -197,34 +200,14 @@ def test_other_libraries_configs_build_unchanged(backbone, v1b):
 
 @pytest.mark.parametrize('position', ['after_conv1', 'after_conv2', 'after_conv3'])
 def test_plugins_at_each_position(position):
-    plugins = [dict(cfg=dict(type='ContextBlock', ratio=1. / 4), stages=(False, True, True, True),
-                    position=position)]
-    model = Res2Net(depth=50, plugins=plugins).eval()
-    assert not hasattr(model.layer1[0], 'context_block')
-    block = model.layer2[1]
-    assert block.plugin_names[position] == ['context_block']
+    model = Res2Net(depth=50, plugins=context_block_plugins(position)).eval()
     expected = 4 * 52 if position != 'after_conv3' else 512
-    assert block.context_block.in_channels == expected
-    called = []
-    block.context_block.register_forward_hook(lambda *a: called.append(1))
-    with torch.no_grad():
-        model(torch.rand(1, 3, 64, 64))
-    assert called
+    assert_context_block_runs(model, model.layer2[1], position, expected)
 
 
 def test_drop_path_rate_is_applied():
     model = Res2Net(depth=50, num_stages=2, drop_path_rate=0.3)
-    blocks = [b for layer in model.stages() for b in layer]
-    assert type(blocks[0].drop_path).__name__ == 'Identity'
-    assert blocks[-1].drop_path.drop_prob == pytest.approx(0.3)
-    x = torch.rand(2, 3, 32, 32)
-    model.eval()
-    with torch.no_grad():
-        assert torch.equal(model(x)[-1], model(x)[-1])
-    model.train()
-    torch.manual_seed(0)
-    with torch.no_grad():
-        assert not torch.allclose(model(x)[-1], model(x)[-1])
+    assert_drop_path_rises_to(model, 0.3, torch.rand(2, 3, 32, 32))
 
 
 def test_zero_init_residual_zeroes_the_last_norm():

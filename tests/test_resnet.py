@@ -9,7 +9,13 @@ from mmbackbones.models import ResNet, ResNet_CIFAR, ResNetV1c, ResNetV1d
 from mmbackbones.models.layers import BasicBlock, Bottleneck
 from mmbackbones.registry import MODELS
 
-from conftest import mmcv_ops_available, n_params
+from conftest import (
+    assert_context_block_runs,
+    assert_drop_path_rises_to,
+    context_block_plugins,
+    mmcv_ops_available,
+    n_params,
+)
 
 
 # configs/resnet/metafile.yml: torchvision num_params (with the 1000-class fc) and the analytic
@@ -94,19 +100,7 @@ def test_cifar_stem_keeps_32x32_resolution():
 
 
 def test_drop_path_rate_is_applied_and_rises_linearly():
-    model = ResNet(depth=18, drop_path_rate=0.3)
-    blocks = [b for layer in model.stages() for b in layer]
-    assert blocks[0].drop_path.__class__.__name__ == 'Identity'  # rate 0 at the first block
-    assert blocks[-1].drop_path.drop_prob == pytest.approx(0.3)
-    x = torch.rand(2, 3, 64, 64)
-    model.eval()
-    with torch.no_grad():
-        assert torch.equal(model(x)[-1], model(x)[-1])
-    model.train()
-    torch.manual_seed(0)
-    with torch.no_grad():
-        a, b = model(x)[-1], model(x)[-1]
-    assert not torch.allclose(a, b)
+    assert_drop_path_rises_to(ResNet(depth=18, drop_path_rate=0.3), 0.3, torch.rand(2, 3, 64, 64))
 
 
 def test_zero_init_residual_and_default_init():
@@ -127,20 +121,12 @@ def test_zero_init_residual_and_default_init():
                                                 ('after_conv2', BasicBlock)])
 def test_plugins_at_each_position(position, block_cls):
     depth = 50 if block_cls is Bottleneck else 18
-    plugins = [dict(cfg=dict(type='ContextBlock', ratio=1. / 4), stages=(False, True, True, True),
-                    position=position)]
-    model = ResNet(depth=depth, plugins=plugins).eval()
-    assert not hasattr(model.layer1[0], 'context_block')
+    model = ResNet(depth=depth, plugins=context_block_plugins(position)).eval()
     block = model.layer2[0]
-    assert isinstance(block, block_cls) and block.plugin_names[position] == ['context_block']
+    assert isinstance(block, block_cls)
     channels = {'after_conv1': block.conv1.out_channels, 'after_conv2': block.conv2.out_channels,
                 'after_conv3': getattr(block, 'conv3', block.conv2).out_channels}[position]
-    assert block.context_block.in_channels == channels
-    called = []
-    block.context_block.register_forward_hook(lambda *a: called.append(1))
-    with torch.no_grad():
-        model(torch.rand(1, 3, 64, 64))
-    assert called
+    assert_context_block_runs(model, block, position, channels)
 
 
 def test_several_plugins_with_postfix_and_mmcv_attention_blocks():

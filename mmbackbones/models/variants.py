@@ -5,6 +5,10 @@ registers ``resnet50_v1d``. Arguments a variant *fixes* define it: a caller who 
 a ``ValueError`` naming the argument (torchvision's ``_ovewrite_named_param``), never a silent
 override. Arguments it merely *defaults* (GoogLeNet's dropout) the caller may change. Everything
 else passes through to the class.
+
+A registered *class* that other libraries' configs name (``ResNetV1c``, ``ResNetV1d``) fixes its
+arguments the same way: a class attribute ``fixed``, applied by :func:`apply_fixed` in its
+constructor. :func:`fixed_arguments` reads them from either.
 """
 from __future__ import annotations
 
@@ -51,6 +55,23 @@ def apply_fixed(name: str, kwargs: dict, fixed: Mapping[str, Any], family: str) 
         if not isinstance(value, Not):
             out[key] = value
     return out
+
+
+def fixed_arguments(obj: Any) -> dict[str, Any]:
+    """The arguments a registered class or named variant fixes: the ``fixed`` of its class and
+    that class's bases, then the variant's own.
+
+    Example:
+        >>> fixed_arguments(MODELS.get('ResNetV1d'))
+        {'deep_stem': True, 'avg_down': True}
+    """
+    cls = getattr(obj, 'variant_of', obj)
+    fixed: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__ if isinstance(cls, type) else ()):
+        fixed.update(klass.__dict__.get('fixed', {}))
+    if obj is not cls:
+        fixed.update(obj.fixed)
+    return fixed
 
 
 def register_variant(name: str,

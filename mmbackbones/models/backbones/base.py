@@ -7,9 +7,14 @@
   ``norm_eval``, re-applied on every ``train()``.
 * ``init_cfg=dict(type='Pretrained', checkpoint=...)`` goes through mmbackbones' safe loader, which
   remaps mmdet/mmpretrain/torchvision/timm layouts and prints a load report.
+* Recorded attributes: what mmdet's, mmpretrain's and mmaction2's classes let users read
+  (``stem_channels``, ``norm_cfg``, ``res_layers``, ...) exists on ours with the same value,
+  read-only. A class names them in ``recorded_attributes``; its constructor writes them once, at
+  its end, with :meth:`BaseBackbone._record`; nothing reads them back while the network is built.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -26,12 +31,40 @@ class FeatureSpec(NamedTuple):
     stride: int
 
 
+def _immutable(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return all(_immutable(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str, type))
+
+
+def _recorded_property(name: str) -> property:
+    """A read-only attribute served from what :meth:`BaseBackbone._record` wrote; dicts and lists
+    come back as copies, so the record cannot be changed through them either."""
+
+    def get(self) -> Any:
+        recorded = self._recorded
+        if name not in recorded:
+            raise AttributeError(f'{type(self).__name__}.{name} is not recorded yet: the '
+                                 'constructor records it at its end.')
+        value, copy_on_read = recorded[name]
+        return copy.deepcopy(value) if copy_on_read else value
+
+    def refuse(self, *value: Any) -> None:
+        raise AttributeError(f'{type(self).__name__}.{name} is read-only: it records how the '
+                             f'model was built ({name}={get(self)!r}); build another model to '
+                             'change it.')
+
+    return property(get, refuse, refuse, f'``{name}`` as the constructor recorded it '
+                    '(read-only).')
+
+
 class BaseBackbone(PretrainedInitModule):
     """Base class of all mmbackbones backbones.
 
     Subclasses build their layers, then call :meth:`_set_stages` with the stem modules and the
     stages by name, with their channels and strides; it validates ``out_indices`` and
-    ``frozen_stages`` against them and freezes.
+    ``frozen_stages`` against them and freezes. Their constructor ends with one
+    :meth:`_record` of the attributes the class names in ``recorded_attributes``.
     """
 
     #: depth -> the family's settings for that depth (blocks, convs per stage, ...).
@@ -42,9 +75,36 @@ class BaseBackbone(PretrainedInitModule):
     foreign_key_maps: ClassVar[dict[str, Callable[[dict, nn.Module], dict]]] = {}
     #: An input shape the backbone accepts (N, C, H, W) or (N, C, T, H, W).
     example_input_shape: ClassVar[tuple[int, ...]] = (2, 3, 64, 64)
+    #: The read-only attributes this class adds (its bases' come with them); each becomes a
+    #: property that serves what the constructor wrote with :meth:`_record`.
+    recorded_attributes: ClassVar[tuple[str, ...]] = ('stage_channels', 'stage_strides',
+                                                      'out_indices', 'frozen_stages', 'norm_eval')
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.__dict__.get('recorded_attributes', ()):
+            setattr(cls, name, _recorded_property(name))
 
     def __init__(self, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg)
+        self._recorded: dict[str, tuple[Any, bool]] = {}
+
+    @classmethod
+    def recorded_names(cls) -> tuple[str, ...]:
+        """Every recorded attribute of this class, its bases' first."""
+        names = (n for klass in reversed(cls.__mro__)
+                 for n in klass.__dict__.get('recorded_attributes', ()))
+        return tuple(dict.fromkeys(names))
+
+    def _record(self, **values: Any) -> None:
+        """Write recorded attributes (once each), from the constructor's arguments and what it
+        built; the caller's dicts and lists are copied, so changing them later changes nothing."""
+        unknown = set(values) - set(self.recorded_names())
+        again = set(values) & set(self._recorded)
+        assert not unknown and not again, (f'{type(self).__name__}: not in recorded_attributes: '
+                                           f'{sorted(unknown)}; recorded twice: {sorted(again)}')
+        for name, value in values.items():
+            self._recorded[name] = (copy.deepcopy(value), not _immutable(value))
 
     @classmethod
     def arch(cls, depth: int) -> Any:
@@ -80,11 +140,11 @@ class BaseBackbone(PretrainedInitModule):
             out_indices = tuple(range(num_stages))
         self._stem_modules = list(stem)
         self._stages = dict(stages)  # a plain dict: the modules are registered where they live
-        self.stage_channels = tuple(int(c) for c in stage_channels)
-        self.stage_strides = tuple(int(s) for s in stage_strides)
-        self.out_indices = normalize_out_indices(out_indices, num_stages)
-        self.frozen_stages = check_int('frozen_stages', frozen_stages, -1, num_stages)
-        self.norm_eval = bool(norm_eval)
+        self._record(stage_channels=tuple(int(c) for c in stage_channels),
+                     stage_strides=tuple(int(s) for s in stage_strides),
+                     out_indices=normalize_out_indices(out_indices, num_stages),
+                     frozen_stages=check_int('frozen_stages', frozen_stages, -1, num_stages),
+                     norm_eval=bool(norm_eval))
         self._freeze_stages()
 
     @property
@@ -134,6 +194,10 @@ class BaseBackbone(PretrainedInitModule):
                 if isinstance(m, _BatchNorm):
                     m.eval()
         return self
+
+
+for _name in BaseBackbone.recorded_attributes:  # __init_subclass__ installs the subclasses'
+    setattr(BaseBackbone, _name, _recorded_property(_name))
 
 
 def default_init_cfg(conv_layer: str = 'Conv2d', linear_std: float | None = None,

@@ -190,6 +190,7 @@ class GoogLeNet(BaseBackbone):
     """
 
     example_input_shape = (2, 3, 64, 64)
+    recorded_attributes = ('num_classes', 'aux_logits')
 
     def __init__(self,
                  *,
@@ -230,8 +231,6 @@ class GoogLeNet(BaseBackbone):
                              f'classifier: set num_classes > 0 (got num_classes={num_classes}) '
                              'or aux_logits=False.')
         out_indices = outputs_with_classifier(out_indices, 3, num_classes)
-        self.num_classes = num_classes
-        self.aux_logits = aux_logits
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         stem = self._make_stem(in_channels, with_lrn, cfg)
@@ -268,6 +267,7 @@ class GoogLeNet(BaseBackbone):
             channels.append(num_classes)
             strides.append(32)
         self._set_stages(stem, stages, channels, strides, out_indices, frozen_stages, norm_eval)
+        self._record(num_classes=num_classes, aux_logits=aux_logits)
 
     def _make_stem(self, in_channels: int, with_lrn: bool, cfg: dict) -> list[nn.Module]:
         """7x7/2 conv, 3x3/2 max pool, [LRN], 1x1 conv, 3x3 conv, [LRN], 3x3/2 max pool."""

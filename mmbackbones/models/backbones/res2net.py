@@ -21,7 +21,7 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from ...registry import MODELS
-from ..layers import Bottleneck, check_choice, check_int
+from ..layers import DEFAULT_NORM_CFG, Bottleneck, check_choice, check_int
 from ..variants import register_variant
 from .resnet import ResNet
 
@@ -46,20 +46,24 @@ class Bottle2neck(Bottleneck):
         stride1_pool: In a ``'stage'`` block whose 3x3 convs do not stride, pool the last split
             with a stride-1 3x3 average pool (original Res2Net, mmpretrain, timm) instead of
             concatenating it as it is (mmdetection).
-        **kwargs: :class:`Bottleneck` arguments (``stride``, ``dilation``, ``downsample``,
-            ``style``, ``with_cp``, ``conv_cfg``, ``norm_cfg``, ``dcn``, ``plugins``,
-            ``drop_path_rate``).
+        conv_cfg: Conv layer config of every conv.
+        norm_cfg: Norm layer config of every norm.
+        **block_args: The other :class:`Bottleneck` arguments (``stride``, ``dilation``,
+            ``downsample``, ``style``, ``with_cp``, ``dcn``, ``plugins``, ``drop_path_rate``).
     """
 
     def __init__(self,
                  inplanes: int,
                  planes: int,
+                 *,
                  scales: int = 4,
                  base_width: int = 26,
                  base_channels: int = 64,
                  stage_type: str = 'normal',
                  stride1_pool: bool = False,
-                 **kwargs) -> None:
+                 conv_cfg: dict | None = None,
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
+                 **block_args) -> None:
         check_int('scales', scales, 2)
         check_int('base_width', base_width, 1)
         check_choice('stage_type', stage_type, ('normal', 'stage'))
@@ -71,7 +75,8 @@ class Bottle2neck(Bottleneck):
         # groups=scales is exactly Res2Net's width * scales: conv1/norm1, conv3/norm3 and the
         # plugin channels are built right by the parent, which asks make_conv2 for the middle.
         super().__init__(inplanes, planes, groups=scales, base_width=base_width,
-                         base_channels=base_channels, **kwargs)
+                         base_channels=base_channels, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                         **block_args)
         self.width = width
         self.scales = scales
         self.stage_type = stage_type
@@ -79,13 +84,14 @@ class Bottle2neck(Bottleneck):
         if stage_type == 'stage' and (self.conv2_stride > 1 or stride1_pool):
             self.pool = nn.AvgPool2d(kernel_size=3, stride=self.conv2_stride, padding=1)
 
-    def make_conv2(self, width: int, groups: int, conv_cfg: dict | None, norm_cfg: dict) -> None:
+    def make_conv2(self, width: int, groups: int, stride: int, dilation: int, strided: bool,
+                   conv_cfg: dict | None, norm_cfg: dict) -> None:
         """``groups`` (= ``scales``) - 1 hierarchical 3x3 convs + norms over ``width // groups``
         channels each (``convs.{i}``, ``bns.{i}``, mmdet's names), instead of one 3x3 conv."""
         split = width // groups
         self.convs = nn.ModuleList(
-            build_conv_layer(conv_cfg, split, split, kernel_size=3, stride=self.conv2_stride,
-                             padding=self.dilation, dilation=self.dilation, bias=False)
+            build_conv_layer(conv_cfg, split, split, kernel_size=3, stride=stride,
+                             padding=dilation, dilation=dilation, bias=False)
             for _ in range(groups - 1))
         self.bns = nn.ModuleList(
             build_norm_layer(norm_cfg, split, postfix=i + 1)[1] for i in range(groups - 1))
@@ -141,21 +147,23 @@ class Res2Net(ResNet):
             to ``True`` to reproduce mmpretrain/timm/official checkpoints exactly. It adds no
             parameters.
         groups: Must be 1 (grouped Res2NeXt splits are not supported).
+        conv_cfg: Conv layer config (:class:`ResNet`'s).
+        norm_cfg: Norm layer config (:class:`ResNet`'s).
         **kwargs: Every other :class:`ResNet` argument (``out_indices``, ``frozen_stages``,
             ``norm_eval``, ``style``, ``strides``, ``dilations``, ``plugins`` at
             ``after_conv1``/``after_conv2``/``after_conv3``, ``dcn`` for the split convs,
             ``with_cp``, ``drop_path_rate`` (applied per block), ``init_cfg``, ...).
 
+    ``scales``, ``base_width`` and ``stride1_pool`` are recorded with ResNet's attributes.
+
     Example:
         >>> import torch
         >>> from mmbackbones.models import Res2Net
         >>> model = Res2Net(depth=50, scales=4, base_width=26).eval()
-        >>> for out in model(torch.rand(1, 3, 64, 64)):
-        ...     print(tuple(out.shape))
-        (1, 256, 16, 16)
-        (1, 512, 8, 8)
-        (1, 1024, 4, 4)
-        (1, 2048, 2, 2)
+        >>> feats = model(torch.rand(1, 3, 64, 64))
+        >>> [tuple(f.shape[1:]) for f in feats] == [(256, 16, 16), (512, 8, 8), (1024, 4, 4),
+        ...                                         (2048, 2, 2)]
+        True
         >>> len(model.layer1[0].convs), model.layer1[0].convs[0].out_channels
         (3, 26)
     """
@@ -163,6 +171,7 @@ class Res2Net(ResNet):
     arch_settings = {depth: (Bottle2neck, blocks) for depth, (_, blocks) in
                      ResNet.arch_settings.items() if depth >= 50}
     first_block_args = dict(stage_type='stage')
+    recorded_attributes = ('scales', 'base_width', 'stride1_pool')
 
     def __init__(self,
                  depth: int,
@@ -173,16 +182,17 @@ class Res2Net(ResNet):
                  avg_down: bool = True,
                  stride1_pool: bool = False,
                  groups: int = 1,
+                 conv_cfg: dict | None = None,
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
                  **kwargs) -> None:
         if groups != 1:
             raise ValueError(f'groups={groups!r} is not supported by Res2Net (grouped Res2NeXt '
                              'splits); allowed: 1.')
-        super().__init__(depth=depth, deep_stem=deep_stem, avg_down=avg_down,
+        super().__init__(depth=depth, deep_stem=deep_stem, avg_down=avg_down, conv_cfg=conv_cfg,
+                         norm_cfg=norm_cfg,
                          _block_args=dict(scales=scales, base_width=base_width,
                                           stride1_pool=bool(stride1_pool)), **kwargs)
-        self.scales = scales
-        self.base_width = base_width
-        self.stride1_pool = bool(stride1_pool)
+        self._record(scales=scales, base_width=base_width, stride1_pool=bool(stride1_pool))
 
 
 # Named variants, named as in the official Res2Net repository: the original design

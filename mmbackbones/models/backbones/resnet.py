@@ -22,7 +22,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from ...checkpoint.layouts.base import rename
 from ...registry import MODELS
-from ..layers import check_dcn, check_int, per_stage
+from ..layers import DEFAULT_NORM_CFG, check_dcn, check_int, per_stage
 from ..variants import apply_fixed, register_variant
 from .skeleton import ResNetSkeleton, make_stages
 
@@ -66,7 +66,7 @@ class ResNet(ResNetSkeleton):
         norm_eval: Keep BN layers in eval mode while training (frozen statistics).
         dcn: Deformable conv config for the 3x3 convs, e.g. ``dict(type='DCN',
             deform_groups=1, fallback_on_stride=False)``; needs mmcv's compiled ops.
-        stage_with_dcn: Per-stage bools saying where ``dcn`` applies (default all True).
+        stage_with_dcn: Per-stage bools saying where ``dcn`` applies (default: every stage).
         plugins: mmdet-style plugin list: ``dict(cfg=dict(type=...), position='after_conv1' |
             'after_conv2' | 'after_conv3', stages=per-stage bools or None)``.
         with_cp: Gradient checkpointing in every block (less memory, more compute).
@@ -84,6 +84,13 @@ class ResNet(ResNetSkeleton):
         _block_args: For subclasses, not configs: a family's own block arguments, replacing
             ``groups``/``base_width`` (Res2Net passes ``scales``/``base_width``/
             ``stride1_pool``).
+
+    Besides the output contract, the model records what mmdet's and mmpretrain's ``ResNet`` let
+    users read, read-only and with their values: ``depth``, ``block``, ``stage_blocks``,
+    ``expansion``, ``stem_channels`` (resolved), ``base_channels``, ``strides``, ``dilations``
+    (per stage), ``style``, ``deep_stem``, ``avg_down``, ``conv_cfg``, ``norm_cfg``, ``with_cp``,
+    ``dcn``, ``stage_with_dcn`` (per stage: as given, or where ``dcn`` applies), ``plugins``,
+    ``res_layers``, ``feat_dim``, ``inplanes``, ``zero_init_residual``.
 
     Example:
         >>> import torch
@@ -104,6 +111,10 @@ class ResNet(ResNetSkeleton):
     foreign_key_maps = {'timm': _from_timm, 'mmpretrain': _from_mmpretrain}
     #: Arguments of the first block of every stage (Res2Net: ``stage_type='stage'``).
     first_block_args: ClassVar[dict[str, Any]] = {}
+    recorded_attributes = ('depth', 'block', 'stage_blocks', 'expansion', 'stem_channels',
+                           'base_channels', 'strides', 'dilations', 'style', 'deep_stem',
+                           'avg_down', 'conv_cfg', 'norm_cfg', 'with_cp', 'dcn', 'stage_with_dcn',
+                           'plugins')
 
     def __init__(self,
                  depth: int,
@@ -120,7 +131,7 @@ class ResNet(ResNetSkeleton):
                  avg_down: bool = False,
                  frozen_stages: int = -1,
                  conv_cfg: dict | None = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
                  norm_eval: bool = False,
                  dcn: dict | None = None,
                  stage_with_dcn: Sequence[bool] | None = None,
@@ -135,8 +146,7 @@ class ResNet(ResNetSkeleton):
                  multi_grid: Sequence[int] | None = None,
                  contract_dilation: bool = False,
                  _block_args: Mapping[str, Any] | None = None) -> None:
-        super().__init__(self.pretrained_init_cfg(pretrained, init_cfg, warn=True),
-                         zero_init_residual)
+        super().__init__(self.pretrained_init_cfg(pretrained, init_cfg, warn=True))
         block, stage_blocks = self.arch(depth)
         stage_blocks = stage_blocks[:num_stages]
         self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
@@ -148,17 +158,11 @@ class ResNet(ResNetSkeleton):
             raise ValueError(f'drop_path_rate={drop_path_rate!r} must be in [0, 1).')
         strides, dilations = self.per_stage_ints(num_stages, strides=(strides, (1, 2, 2, 2)),
                                                  dilations=(dilations, (1, 1, 1, 1)))
-        stage_with_dcn = per_stage('stage_with_dcn', stage_with_dcn, num_stages, (True, ) * 4)
+        if stage_with_dcn is None:  # dcn, when given, in every stage (mmdet's default: none)
+            stage_with_dcn = (dcn is not None, ) * num_stages
+        stage_with_dcn = per_stage('stage_with_dcn', stage_with_dcn, num_stages, ())
         if _block_args is None:
             _block_args = dict(groups=groups, base_width=base_width)
-
-        #: What the network is (read by layouts, deploy and users; never by the builders).
-        self.depth = depth
-        self.block = block
-        self.stage_blocks = stage_blocks
-        self.deep_stem = deep_stem
-        self.avg_down = avg_down
-        self.style = style
 
         stem = self._make_stem_layer(in_channels, stem_channels, deep_stem, conv_cfg, norm_cfg)
         stages, channels, out_strides = make_stages(
@@ -171,7 +175,14 @@ class ResNet(ResNetSkeleton):
             style=style, avg_down=avg_down, with_cp=with_cp, conv_cfg=conv_cfg,
             norm_cfg=norm_cfg, **_block_args)
         self._set_res_stages(stem, stages, channels, out_strides, out_indices, frozen_stages,
-                             norm_eval)
+                             norm_eval, zero_init_residual)
+        # what the network is, for layouts, deploy and users (mmdet's and mmpretrain's names)
+        self._record(
+            depth=depth, block=block, stage_blocks=stage_blocks, expansion=block.expansion,
+            stem_channels=stem_channels, base_channels=base_channels, strides=strides,
+            dilations=dilations, style=style, deep_stem=deep_stem, avg_down=avg_down,
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, with_cp=with_cp, dcn=dcn,
+            stage_with_dcn=stage_with_dcn, plugins=plugins)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int, deep_stem: bool,
                          conv_cfg: dict | None, norm_cfg: dict) -> list[nn.Module]:
@@ -238,26 +249,27 @@ def _block_dilations(stage_blocks: Sequence[int], dilations: Sequence[int],
 
 
 class _FixedResNet(ResNet):
-    """A ResNet class whose ``fixed_args`` define it (mmdet/mmpretrain configs name the class)."""
+    """A ResNet class whose ``fixed`` arguments define it (mmdet/mmpretrain configs name the
+    class, so it stays a class; named variants carry ``fixed`` the same way)."""
 
-    fixed_args: ClassVar[dict[str, Any]] = {}
+    fixed: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**apply_fixed(type(self).__name__, kwargs, self.fixed_args, 'ResNet'))
+        super().__init__(**apply_fixed(type(self).__name__, kwargs, self.fixed, 'ResNet'))
 
 
 @MODELS.register_module()
 class ResNetV1c(_FixedResNet):
     """ResNet with the deep 3x3 stem (ResNet-C, https://arxiv.org/abs/1812.01187)."""
 
-    fixed_args = dict(deep_stem=True, avg_down=False)
+    fixed = dict(deep_stem=True, avg_down=False)
 
 
 @MODELS.register_module()
 class ResNetV1d(_FixedResNet):
     """ResNet with the deep stem and AvgPool shortcuts (ResNet-D, same paper as ResNetV1c)."""
 
-    fixed_args = dict(deep_stem=True, avg_down=True)
+    fixed = dict(deep_stem=True, avg_down=True)
 
 
 @MODELS.register_module()
@@ -285,4 +297,4 @@ for _depth in ResNet.arch_settings:
     if _depth >= 50:
         for _cls in (ResNetV1c, ResNetV1d):
             register_variant(f'resnet{_depth}_{_cls.__name__[-3:].lower()}', _cls,
-                             fixed=dict(depth=_depth, **_cls.fixed_args))
+                             fixed=dict(depth=_depth, **_cls.fixed))

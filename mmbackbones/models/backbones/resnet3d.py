@@ -20,6 +20,7 @@ Where we depart from mmaction2's defaults:
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,10 +74,11 @@ class _Block3d:
 
     block_plugin_positions = ('after_block', )
 
-    def __init__(self, *args, temporal_kernels: Sequence[int] = (1, 1), temporal_stride: int = 1,
-                 **kwargs) -> None:
+    def __init__(self, inplanes: int, planes: int, *, temporal_kernels: Sequence[int] = (1, 1),
+                 temporal_stride: int = 1, conv_cfg: dict, norm_cfg: dict, **block_args) -> None:
         geometry = TemporalGeometry(tuple(temporal_kernels), temporal_stride)
-        super().__init__(*args, conv_geometry=geometry, **kwargs)
+        super().__init__(inplanes, planes, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                         conv_geometry=geometry, **block_args)
         self.temporal_kernels = geometry.kernels
         self.temporal_stride = geometry.stride
 
@@ -102,6 +104,11 @@ _INFLATED_KERNELS = {
     (BasicBlock, '3x1x1'): (3, 3),
     (BasicBlock, '3x3x3'): (3, 3),
 }
+
+
+#: The conv and norm layers of :class:`ResNet3d` where a config gives none (mmaction2's).
+DEFAULT_CONV_CFG_3D = dict(type='Conv3d')
+DEFAULT_NORM_CFG_3D = dict(type='BN3d', requires_grad=True)
 
 
 @MODELS.register_module()
@@ -153,6 +160,12 @@ class ResNet3d(ResNetSkeleton):
         init_cfg: mmengine init config; ``dict(type='Pretrained', checkpoint=...)`` loads a 3D
             checkpoint (ours, mmaction2, torchvision R3D) with a report.
 
+    The model records what mmaction2's ``ResNet3d`` lets users read, read-only and with its
+    values (``stage_inflations``/``non_local_stages`` per stage, as mmaction2 keeps them), except
+    ``block``: the 2D block the network inflates (its stages hold the matching 3D block), where
+    mmaction2 has its 3D block class. ``stage_temporal_strides``, ``groups`` and ``base_width``
+    are ours.
+
     Example:
         >>> import torch
         >>> from mmbackbones.models import ResNet3d
@@ -171,6 +184,13 @@ class ResNet3d(ResNetSkeleton):
     conv_type = 'Conv3d'
     # narrow, so the registry-wide contract tests stay fast on CPU
     example_input_shape = (2, 3, 4, 32, 32)
+    recorded_attributes = (
+        'depth', 'block', 'stage_blocks', 'in_channels', 'base_channels', 'spatial_strides',
+        'temporal_strides', 'dilations', 'conv1_kernel', 'conv1_stride_s', 'conv1_stride_t',
+        'pool1_stride_s', 'pool1_stride_t', 'with_pool1', 'with_pool2', 'style',
+        'stage_inflations', 'inflate_style', 'non_local_stages', 'non_local_cfg', 'conv_cfg',
+        'norm_cfg', 'act_cfg', 'with_cp', 'groups', 'base_width', 'pretrained', 'pretrained2d',
+        'stage_temporal_strides')
 
     def __init__(self,
                  depth: int,
@@ -194,8 +214,8 @@ class ResNet3d(ResNetSkeleton):
                  frozen_stages: int = -1,
                  inflate: int | Sequence = 1,
                  inflate_style: str = '3x1x1',
-                 conv_cfg: dict = dict(type='Conv3d'),
-                 norm_cfg: dict = dict(type='BN3d', requires_grad=True),
+                 conv_cfg: dict = DEFAULT_CONV_CFG_3D,
+                 norm_cfg: dict = DEFAULT_NORM_CFG_3D,
                  act_cfg: dict = dict(type='ReLU', inplace=True),
                  norm_eval: bool = False,
                  with_cp: bool = False,
@@ -209,7 +229,7 @@ class ResNet3d(ResNetSkeleton):
                  pretrained2d: bool = True,
                  init_cfg: dict | list | None = None) -> None:
         self.pretrained_init_cfg(pretrained, init_cfg)  # checks; init_weights() loads it
-        super().__init__(init_cfg, zero_init_residual)
+        super().__init__(init_cfg)
         block, default_blocks = self.arch(depth)
         self.check_common(num_stages, in_channels, base_channels, style, conv_cfg, norm_cfg,
                           plugins, conv_cfg_required=True)
@@ -218,21 +238,7 @@ class ResNet3d(ResNetSkeleton):
             num_stages, stage_blocks=(stage_blocks, default_blocks),
             spatial_strides=(spatial_strides, (1, 2, 2, 2)),
             temporal_strides=(temporal_strides, (1, ) * 4), dilations=(dilations, (1, ) * 4))
-        inflate = _per_block('inflate', inflate, stage_blocks)
-
-        #: What the network is: the 2D block it inflates (its stages hold the matching
-        #: ``BLOCKS_3D``) and what :meth:`twin_2d` and ``init_weights`` need.
-        self.block = block
-        self.depth = depth
-        self.stage_blocks = stage_blocks
-        self.in_channels = in_channels
-        self.base_channels = base_channels
-        self.style = style
-        self.norm_cfg = norm_cfg
-        self.groups = groups
-        self.base_width = base_width
-        self.pretrained = pretrained
-        self.pretrained2d = pretrained2d
+        inflations = _per_block('inflate', inflate, stage_blocks)
 
         stem, stem_stride_s, stride_t = self._make_stem_layer(
             in_channels, base_channels, tuple(conv1_kernel), conv1_stride_s, conv1_stride_t,
@@ -245,7 +251,7 @@ class ResNet3d(ResNetSkeleton):
             dilations, stem_stride=stem_stride_s, plugins=plugins,
             stage_args=[dict(shortcut_stride=(t, s, s))
                         for t, s in zip(temporal_strides, spatial_strides)],
-            block_overrides=_inflation(block, inflate, inflate_style, temporal_strides,
+            block_overrides=_inflation(block, inflations, inflate_style, temporal_strides,
                                        _per_block('non_local', non_local, stage_blocks),
                                        non_local_cfg),
             conv_cfg=conv_cfg, norm_cfg=norm_cfg, style=style, with_cp=with_cp, groups=groups,
@@ -254,10 +260,27 @@ class ResNet3d(ResNetSkeleton):
         for i, t in enumerate(temporal_strides):
             stride_t *= t * (2 if i == 0 and with_pool2 else 1)
             strides_t.append(stride_t)
-        #: Temporal stride of every stage's output relative to the input clip.
-        self.stage_temporal_strides = tuple(strides_t)
         self._set_res_stages(stem, stages, channels, strides_s, out_indices, frozen_stages,
-                             norm_eval)
+                             norm_eval, zero_init_residual)
+        # the 2D ResNet this network inflates, for twin_2d()
+        self._twin_2d_args = dict(depth=depth, in_channels=in_channels,
+                                  base_channels=base_channels, num_stages=num_stages, style=style,
+                                  norm_cfg=_norm_cfg_2d(norm_cfg), groups=groups,
+                                  base_width=base_width)
+        # what the network is, for layouts, init_weights and users (mmaction2's names);
+        # stage_temporal_strides: of every stage's output relative to the input clip
+        self._record(
+            depth=depth, block=block, stage_blocks=stage_blocks, in_channels=in_channels,
+            base_channels=base_channels, spatial_strides=spatial_strides,
+            temporal_strides=temporal_strides, dilations=dilations,
+            conv1_kernel=tuple(conv1_kernel), conv1_stride_s=conv1_stride_s,
+            conv1_stride_t=conv1_stride_t, pool1_stride_s=pool1_stride_s,
+            pool1_stride_t=pool1_stride_t, with_pool1=with_pool1, with_pool2=with_pool2,
+            style=style, stage_inflations=_per_stage_pattern(inflate, num_stages),
+            inflate_style=inflate_style, non_local_stages=_per_stage_pattern(non_local, num_stages),
+            non_local_cfg=non_local_cfg, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
+            with_cp=with_cp, groups=groups, base_width=base_width, pretrained=pretrained,
+            pretrained2d=pretrained2d, stage_temporal_strides=tuple(strides_t))
 
     def _make_stem_layer(self, in_channels: int, channels: int, kernel: tuple[int, int, int],
                          stride_s: int, stride_t: int, pool_stride_s: int, pool_stride_t: int,
@@ -300,15 +323,26 @@ class ResNet3d(ResNetSkeleton):
             load_pretrained(self, self.pretrained)
 
     def twin_2d(self) -> ResNet:
-        """The 2D ResNet this network inflates; inflation reads its names, shapes and
-        layouts (mmpretrain/timm), and our 2D and 3D module names agree."""
-        norm_cfg = dict(self.norm_cfg)
-        if norm_cfg['type'] in ('BN3d', 'BatchNorm3d'):
-            norm_cfg['type'] = 'BN'
-        return ResNet(depth=self.depth, in_channels=self.in_channels,
-                      base_channels=self.base_channels, num_stages=self.num_stages,
-                      style=self.style, norm_cfg=norm_cfg, groups=self.groups,
-                      base_width=self.base_width)
+        """The 2D ResNet this network inflates, built from the arguments this one was built with;
+        inflation reads its names, shapes and layouts (mmpretrain/timm), and our 2D and 3D
+        module names agree."""
+        return ResNet(**copy.deepcopy(self._twin_2d_args))
+
+
+def _norm_cfg_2d(norm_cfg: dict) -> dict:
+    """The 2D twin's norm: ``BN`` for the 3D batch norm, any other norm as it is."""
+    norm_cfg = dict(norm_cfg)
+    if norm_cfg['type'] in ('BN3d', 'BatchNorm3d'):
+        norm_cfg['type'] = 'BN'
+    return norm_cfg
+
+
+def _per_stage_pattern(value: int | Sequence, num_stages: int) -> tuple:
+    """mmaction2's per-stage form of ``inflate``/``non_local``: an int repeated per stage, else
+    one entry (an int or one per block) per stage."""
+    if isinstance(value, int):
+        return (value, ) * num_stages
+    return tuple(v if isinstance(v, int) else tuple(v) for v in value)
 
 
 def _check_3d_args(inflate_style: str, act_cfg: dict, conv1_kernel: Sequence[int]) -> None:

@@ -13,6 +13,7 @@ ResNeXt config sets ``groups`` and ``base_width`` explicitly).
 from __future__ import annotations
 
 from ...registry import MODELS
+from ..layers import DEFAULT_NORM_CFG
 from ..variants import register_variant
 from .resnet import ResNet
 
@@ -31,7 +32,9 @@ class ResNeXt(ResNet):
         groups: Groups of every 3x3 conv (the "cardinality", 32 in 32x4d).
         base_width: Width of one group in the first stage (4 in 32x4d); mmdet's name.
         width_per_group: mmpretrain's name for ``base_width``; give one of the two (or both,
-            equal).
+            equal). Both are recorded (mmdet's ``base_width``, mmpretrain's ``width_per_group``).
+        conv_cfg: Conv layer config (:class:`ResNet`'s).
+        norm_cfg: Norm layer config (:class:`ResNet`'s).
         **kwargs: Every other :class:`ResNet` argument (``out_indices``, ``frozen_stages``,
             ``norm_eval``, ``deep_stem``, ``avg_down``, ``strides``, ``dilations``, ``style``,
             ``plugins``, ``dcn``, ``with_cp``, ``drop_path_rate``, ``init_cfg``, ...).
@@ -39,18 +42,17 @@ class ResNeXt(ResNet):
     Example:
         >>> import torch
         >>> from mmbackbones.models import ResNeXt
-        >>> model = ResNeXt(depth=50, groups=32, base_width=4).eval()
-        >>> for out in model(torch.rand(1, 3, 64, 64)):
-        ...     print(tuple(out.shape))
-        (1, 256, 16, 16)
-        (1, 512, 8, 8)
-        (1, 1024, 4, 4)
-        (1, 2048, 2, 2)
+        >>> model = ResNeXt(depth=50, groups=32, base_width=4, out_indices=(3, )).eval()
+        >>> [tuple(out.shape) for out in model(torch.rand(1, 3, 64, 64))]
+        [(1, 2048, 2, 2)]
+        >>> model.groups, model.base_width, model.width_per_group
+        (32, 4, 4)
         >>> model.layer1[0].conv2
         Conv2d(128, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), groups=32, bias=False)
     """
 
     arch_settings = {depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)}
+    recorded_attributes = ('groups', 'base_width', 'width_per_group')
 
     def __init__(self,
                  depth: int,
@@ -58,6 +60,8 @@ class ResNeXt(ResNet):
                  groups: int = 32,
                  base_width: int | None = None,
                  width_per_group: int | None = None,
+                 conv_cfg: dict | None = None,
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
                  **kwargs) -> None:
         if base_width is None:
             base_width = 4 if width_per_group is None else width_per_group
@@ -65,9 +69,9 @@ class ResNeXt(ResNet):
             raise ValueError(f'base_width={base_width!r} and width_per_group={width_per_group!r} '
                              'name the same setting (mmdet and mmpretrain spellings); give one, '
                              'or both equal.')
-        super().__init__(depth=depth, groups=groups, base_width=base_width, **kwargs)
-        self.groups = groups
-        self.base_width = base_width
+        super().__init__(depth=depth, groups=groups, base_width=base_width, conv_cfg=conv_cfg,
+                         norm_cfg=norm_cfg, **kwargs)
+        self._record(groups=groups, base_width=base_width, width_per_group=base_width)
 
 
 # Named variants: the widths of the ResNeXt paper, torchvision and mmpretrain.

@@ -50,25 +50,28 @@ RESNET_ARCH: dict[int, tuple[type, tuple[int, ...]]] = {
 class ResNetSkeleton(BaseBackbone):
     """Base class of the ResNet-like families: a stem, then stages of residual blocks.
 
-    Subclasses call ``super().__init__(init_cfg, zero_init_residual)``, validate their arguments
-    (``self.arch(depth)`` for the depth), build their stem, call :func:`make_stages` and finally
-    :meth:`_set_res_stages`. Builders take what they need as arguments; nothing reads back a
-    constructor value from ``self``.
+    Subclasses call ``super().__init__(init_cfg)``, validate their arguments
+    (``self.arch(depth)`` for the depth), build their stem, call :func:`make_stages`, then
+    :meth:`_set_res_stages` and finally :meth:`_record` their settings. Builders take what they
+    need as arguments; nothing reads back a constructor value from ``self``.
+
+    The recorded ``res_layers``, ``feat_dim`` and ``inplanes`` are mmdet's/mmaction2's: the stage
+    names and the channels of the last stage (``inplanes`` is where mmdet's stage loop leaves its
+    running input width).
 
     Args:
         init_cfg: mmengine init config; ``None`` gives Kaiming for ``conv_type`` layers and 1 for
             norm weights.
-        zero_init_residual: Zero the last norm of every block in random init.
     """
 
     arch_settings: ClassVar[dict[int, tuple[type, tuple[int, ...]]]] = RESNET_ARCH
     #: The conv layer type the default Kaiming init targets.
     conv_type: ClassVar[str] = 'Conv2d'
 
-    def __init__(self, init_cfg: dict | list | None = None,
-                 zero_init_residual: bool = True) -> None:
+    recorded_attributes = ('res_layers', 'feat_dim', 'inplanes', 'zero_init_residual')
+
+    def __init__(self, init_cfg: dict | list | None = None) -> None:
         super().__init__(default_init_cfg(self.conv_type) if init_cfg is None else init_cfg)
-        self.zero_init_residual = zero_init_residual
 
     @staticmethod
     def pretrained_init_cfg(pretrained: str | None, init_cfg: dict | list | None,
@@ -118,13 +121,16 @@ class ResNetSkeleton(BaseBackbone):
 
     def _set_res_stages(self, stem: list[nn.Module], stages: dict[str, ResLayer],
                         channels: list[int], strides: list[int], out_indices,
-                        frozen_stages: int, norm_eval: bool) -> None:
-        """Register what :func:`make_stages` built (``layer1..n``) and record the contract."""
+                        frozen_stages: int, norm_eval: bool, zero_init_residual: bool) -> None:
+        """Register what :func:`make_stages` built (``layer1..n``) and record the contract.
+
+        ``zero_init_residual``: zero the last norm of every block in random init.
+        """
         for name, stage in stages.items():
             self.add_module(name, stage)
-        self.res_layers = list(stages)
-        self.feat_dim = channels[-1]
         self._set_stages(stem, stages, channels, strides, out_indices, frozen_stages, norm_eval)
+        self._record(res_layers=list(stages), feat_dim=channels[-1], inplanes=channels[-1],
+                     zero_init_residual=zero_init_residual)
 
     @property
     def norm1(self) -> nn.Module:
@@ -140,7 +146,7 @@ class ResNetSkeleton(BaseBackbone):
 
     def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """Run stage ``index``; a family may add what follows a stage (ResNet3d's ``pool2``)."""
-        return getattr(self, self.res_layers[index])(x)
+        return self.stages()[index](x)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.forward_stem(x)  # N x stem_channels x H/4 x W/4 (stem_stride)
@@ -170,6 +176,8 @@ def make_stages(block: type,
                 first_block_args: dict | None = None,
                 stage_args: Sequence[dict] | None = None,
                 block_overrides: Sequence[Sequence[dict]] | None = None,
+                conv_cfg: dict | None,
+                norm_cfg: dict,
                 **common) -> tuple[dict[str, ResLayer], list[int], list[int]]:
     """Build ``layer1..n``: stage ``i`` has ``base_channels * 2**i`` planes.
 
@@ -190,8 +198,10 @@ def make_stages(block: type,
             ``shortcut_stride``).
         block_overrides: Per stage, one dict per block merged over the block arguments after
             ``first_block_args``; a ``plugins`` entry adds to the stage's plugins.
-        **common: :class:`ResLayer`/block arguments of every stage (``conv_cfg``,
-            ``norm_cfg``, ``style``, ``avg_down``, ``with_cp``, ``groups``, ...).
+        conv_cfg: Conv layer config of every conv of the stages.
+        norm_cfg: Norm layer config of every norm of the stages.
+        **common: Other :class:`ResLayer`/block arguments of every stage (``style``,
+            ``avg_down``, ``with_cp``, ``groups``, ...).
 
     Returns:
         The stages by name (``layer1..n``), their output channels and their strides relative to
@@ -211,7 +221,7 @@ def make_stages(block: type,
         layer = ResLayer(block=block, inplanes=inplanes, planes=base_channels * 2**i,
                          num_blocks=num_blocks, stride=strides[i], dilation=dilations[i],
                          drop_path_rates=dpr[:num_blocks], block_overrides=overrides,
-                         base_channels=base_channels,
+                         base_channels=base_channels, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                          **(stage_args[i] if stage_args else {}), **common)
         dpr = dpr[num_blocks:]
         inplanes = layer.out_channels

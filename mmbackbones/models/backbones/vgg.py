@@ -10,9 +10,16 @@ and mmpretrain checkpoints load as they are; torchvision's and timm's layouts ar
 * The classifier reads the features through ``AdaptiveAvgPool2d((7, 7))`` as torchvision's does,
   so inputs other than 224x224 work (at 224 the pool is the identity, as in mmpretrain).
 * ``norm_eval=True`` without norm layers is an error instead of a no-op.
+
+The model records what mmpretrain's ``VGG`` lets users read, read-only and with its values:
+``stage_blocks``, ``num_classes``, ``module_name`` (``'features'``), ``range_sub_modules`` (each
+stage's ``[start, end)`` in ``features``) and ``in_channels``, which in mmpretrain is the channels
+of the last conv stage (what its classifier reads), not the input channels this constructor's
+``in_channels`` argument gives.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from collections.abc import Sequence
@@ -89,6 +96,8 @@ class VGG(BaseBackbone):
         19: (2, 2, 4, 4, 4),
     }
     example_input_shape = (2, 3, 32, 32)
+    recorded_attributes = ('depth', 'stage_blocks', 'num_classes', 'with_cp', 'module_name',
+                           'range_sub_modules', 'in_channels')
 
     def __init__(self,
                  depth: int,
@@ -121,9 +130,6 @@ class VGG(BaseBackbone):
             check_int('dilations entry', d, 1)
         out_indices = outputs_with_classifier(out_indices, num_stages, num_classes)
 
-        self.depth = depth
-        self.num_classes = num_classes
-        self.with_cp = with_cp
         self.features, groups, channels, strides = make_features(
             stage_blocks, dilations, in_channels, ceil_mode, with_last_pool,
             dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
@@ -144,6 +150,12 @@ class VGG(BaseBackbone):
             channels.append(num_classes)
             strides.append(strides[-1])
         self._set_stages([], stages, channels, strides, out_indices, frozen_stages, norm_eval)
+        ends = list(itertools.accumulate(len(group) for group in groups))
+        self._record(depth=depth, stage_blocks=stage_blocks, num_classes=num_classes,
+                     with_cp=with_cp, module_name='features',
+                     in_channels=channels[num_stages - 1],
+                     range_sub_modules=[[end - len(group), end]
+                                        for group, end in zip(groups, ends)])
 
     def _run_stage(self, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
 

@@ -11,10 +11,10 @@ from .checks import (
                      validate_args,
                      validating,
 )
-from .res_blocks import BasicBlock, Bottleneck, ResLayer
+from .res_blocks import DEFAULT_NORM_CFG, BasicBlock, Bottleneck, ResLayer
 
 __all__ = [
-    'BasicBlock', 'Bottleneck', 'ResLayer', 'check_choice', 'check_dcn', 'check_int',
-    'check_layer_cfg', 'check_plugins', 'normalize_out_indices', 'per_stage', 'check_init_cfg',
-    'check_typed', 'validate_args', 'validating'
+    'DEFAULT_NORM_CFG', 'BasicBlock', 'Bottleneck', 'ResLayer', 'check_choice', 'check_dcn',
+    'check_int', 'check_layer_cfg', 'check_plugins', 'normalize_out_indices', 'per_stage',
+    'check_init_cfg', 'check_typed', 'validate_args', 'validating'
 ]

@@ -21,6 +21,9 @@ from mmcv.cnn.bricks import DropPath
 from .checks import check_choice, check_int
 
 ConfigDict = dict
+#: The norm layer of the ResNet-like families, their blocks and stages where a caller gives none
+#: (mmdet's and mmpretrain's ``ResNet`` default). Never changed in place: mmcv's builders copy it.
+DEFAULT_NORM_CFG: ConfigDict = dict(type='BN', requires_grad=True)
 #: ``conv_geometry(conv, kernel_size, stride, dilation, strided) -> conv kwargs``: the shape of
 #: conv ``conv`` (1-based) of a block; ``strided`` marks the conv that carries the block's stride.
 ConvGeometry = Callable[[int, int, int, int, bool], dict]
@@ -39,26 +42,70 @@ def planar_geometry(conv: int, kernel_size: int, stride: int = 1, dilation: int 
 
 
 class _ResBlock(nn.Module):
-    """What every residual block shares: plugins at named positions, drop-path, ``with_cp``.
+    """What every residual block shares: its signature, plugins at named positions, drop-path,
+    ``with_cp``.
 
-    ``plugin_positions`` are positions on the residual branch; a family's block may add
-    ``block_plugin_positions`` that run on the block output after the sum and ReLU (the 3D blocks'
-    ``'after_block'``, where mmaction2 puts its non-local blocks).
+    A block subclass builds its residual branch in :meth:`_make_branch` from the arguments it is
+    given and returns the channels at each of its ``plugin_positions`` (positions on the residual
+    branch); a family's block may add ``block_plugin_positions`` that run on the block output
+    after the sum and ReLU (the 3D blocks' ``'after_block'``, where mmaction2 puts its non-local
+    blocks).
+
+    Args:
+        inplanes: Input channels.
+        planes: Base width; the block outputs ``planes * expansion`` channels.
+        stride: Stride of the block (on the conv ``style`` says).
+        dilation: Dilation of the 3x3 conv(s).
+        downsample: The shortcut projection (``None``: identity).
+        style: ``'pytorch'`` or ``'caffe'`` (where a Bottleneck strides).
+        with_cp: Gradient checkpointing of the block.
+        conv_cfg: Conv layer config (``None``: ``Conv2d``).
+        norm_cfg: Norm layer config.
+        dcn: Deformable conv config of a Bottleneck's 3x3 conv.
+        plugins: ``dict(cfg=..., position=...)`` entries for this block.
+        drop_path_rate: Stochastic depth of the residual branch.
+        groups: Groups of a Bottleneck's 3x3 conv (ResNeXt).
+        base_width: Width per group at ``base_channels`` (ResNeXt).
+        base_channels: ``planes`` of the first stage.
+        conv_geometry: Shapes of the convs (default: square 2D).
     """
 
     expansion: int = 1
     plugin_positions: tuple[str, ...] = ()
     block_plugin_positions: tuple[str, ...] = ()
 
-    def __init__(self, conv_geometry: ConvGeometry | None, style: str) -> None:
+    def __init__(self,
+                 inplanes: int,
+                 planes: int,
+                 stride: int = 1,
+                 dilation: int = 1,
+                 downsample: nn.Module | None = None,
+                 style: str = 'pytorch',
+                 with_cp: bool = False,
+                 conv_cfg: ConfigDict | None = None,
+                 norm_cfg: ConfigDict = DEFAULT_NORM_CFG,
+                 dcn: ConfigDict | None = None,
+                 plugins: Sequence[dict] | None = None,
+                 drop_path_rate: float = 0.0,
+                 groups: int = 1,
+                 base_width: int = 64,
+                 base_channels: int = 64,
+                 conv_geometry: ConvGeometry | None = None) -> None:
         super().__init__()
         check_choice('style', style, ('pytorch', 'caffe'))
+        self.inplanes = inplanes
+        self.planes = planes
+        self.stride = stride
+        self.dilation = dilation
+        self.style = style
         self.conv_geometry = conv_geometry or planar_geometry
-
-    def _init_common(self, plugins: Sequence[dict] | None, channels: dict[str, int],
-                     drop_path_rate: float, with_cp: bool) -> None:
+        channels = self._make_branch(inplanes, planes, stride, dilation, style, conv_cfg,
+                                     norm_cfg, dcn, groups, base_width, base_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
         self.with_cp = with_cp
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        channels['after_block'] = planes * self.expansion
         positions = tuple(self.plugin_positions) + tuple(self.block_plugin_positions)
         self.plugin_names: dict[str, list[str]] = {pos: [] for pos in positions}
         for plugin in plugins or ():
@@ -73,6 +120,13 @@ class _ResBlock(nn.Module):
             self.add_module(name, layer)
             self.plugin_names[position].append(name)
 
+    def _make_branch(self, inplanes: int, planes: int, stride: int, dilation: int, style: str,
+                     conv_cfg: ConfigDict | None, norm_cfg: ConfigDict, dcn: ConfigDict | None,
+                     groups: int, base_width: int, base_channels: int) -> dict[str, int]:
+        """Build the residual branch's convs and norms; return the channels at each of
+        ``plugin_positions``."""
+        raise NotImplementedError
+
     @property
     def norm1(self) -> nn.Module:
         return getattr(self, self.norm1_name)
@@ -80,6 +134,12 @@ class _ResBlock(nn.Module):
     @property
     def norm2(self) -> nn.Module:
         return getattr(self, self.norm2_name)
+
+    @property
+    def last_norm(self) -> nn.Module:
+        """The norm closing the residual branch (zero-initialised with ``zero_init_residual``):
+        that of the last (conv, norm) pair."""
+        return getattr(self, self.conv_norm_pairs()[-1][1])
 
     @property
     def _last_plugins(self) -> bool:
@@ -117,30 +177,16 @@ class _ResBlock(nn.Module):
 class BasicBlock(_ResBlock):
     """Two 3x3 convs (ResNet-18/34). Plugins at ``after_conv1`` and ``after_conv2``.
 
-    ``conv_geometry`` shapes the convs (default: square 2D); the stride is on conv1.
+    ``conv_geometry`` shapes the convs (default: square 2D); the stride is on conv1. Arguments:
+    :class:`_ResBlock`'s; ``dcn``, ``groups`` and ``base_width`` need a :class:`Bottleneck`.
     """
 
     expansion = 1
     plugin_positions = ('after_conv1', 'after_conv2')
 
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 stride: int = 1,
-                 dilation: int = 1,
-                 downsample: nn.Module | None = None,
-                 style: str = 'pytorch',
-                 with_cp: bool = False,
-                 conv_cfg: ConfigDict | None = None,
-                 norm_cfg: ConfigDict = dict(type='BN'),
-                 dcn: ConfigDict | None = None,
-                 plugins: Sequence[dict] | None = None,
-                 drop_path_rate: float = 0.0,
-                 groups: int = 1,
-                 base_width: int = 64,
-                 base_channels: int = 64,
-                 conv_geometry: ConvGeometry | None = None) -> None:
-        super().__init__(conv_geometry, style)
+    def _make_branch(self, inplanes: int, planes: int, stride: int, dilation: int, style: str,
+                     conv_cfg: ConfigDict | None, norm_cfg: ConfigDict, dcn: ConfigDict | None,
+                     groups: int, base_width: int, base_channels: int) -> dict[str, int]:
         if dcn is not None:
             raise ValueError(f'dcn={dcn!r} is not supported by BasicBlock (ResNet-18/34); use a '
                              'Bottleneck depth (50/101/152).')
@@ -156,16 +202,7 @@ class BasicBlock(_ResBlock):
         self.conv2 = build_conv_layer(conv_cfg, planes, planes, bias=False,
                                       **self.conv_geometry(2, 3, 1, 1, False))
         self.add_module(self.norm2_name, norm2)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self.stride = stride
-        self.dilation = dilation
-        self._init_common(plugins, {'after_conv1': planes, 'after_conv2': planes,
-                                    'after_block': planes}, drop_path_rate, with_cp)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.norm2
+        return {'after_conv1': planes, 'after_conv2': planes}
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
@@ -184,37 +221,18 @@ class Bottleneck(_ResBlock):
     ``style='pytorch'`` puts the stride on the 3x3 conv (ResNet v1.5, torchvision); ``'caffe'`` on
     the first 1x1 conv. With ``groups > 1`` the 3x3 conv is grouped and its width is
     ``planes * base_width // base_channels * groups`` (ResNeXt); the 1x1 convs are never grouped.
-    A family with another middle transform overrides :meth:`make_conv2` (Res2Net).
+    A family with another middle transform overrides :meth:`make_conv2` (Res2Net). Arguments:
+    :class:`_ResBlock`'s.
     """
 
     expansion = 4
     plugin_positions = ('after_conv1', 'after_conv2', 'after_conv3')
 
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 stride: int = 1,
-                 dilation: int = 1,
-                 downsample: nn.Module | None = None,
-                 style: str = 'pytorch',
-                 with_cp: bool = False,
-                 conv_cfg: ConfigDict | None = None,
-                 norm_cfg: ConfigDict = dict(type='BN'),
-                 dcn: ConfigDict | None = None,
-                 plugins: Sequence[dict] | None = None,
-                 drop_path_rate: float = 0.0,
-                 groups: int = 1,
-                 base_width: int = 64,
-                 base_channels: int = 64,
-                 conv_geometry: ConvGeometry | None = None) -> None:
-        super().__init__(conv_geometry, style)
+    def _make_branch(self, inplanes: int, planes: int, stride: int, dilation: int, style: str,
+                     conv_cfg: ConfigDict | None, norm_cfg: ConfigDict, dcn: ConfigDict | None,
+                     groups: int, base_width: int, base_channels: int) -> dict[str, int]:
         check_int('groups', groups, 1)
         check_int('base_width', base_width, 1)
-        self.inplanes = inplanes
-        self.planes = planes
-        self.stride = stride
-        self.dilation = dilation
-        self.style = style
         self.conv1_stride, self.conv2_stride = (1, stride) if style == 'pytorch' else (stride, 1)
         width = planes if groups == 1 else planes * base_width // base_channels * groups
         self.width = width
@@ -234,36 +252,28 @@ class Bottleneck(_ResBlock):
             if not (fallback_on_stride and self.conv2_stride > 1):
                 conv2_cfg = dcn
         self.with_dcn = conv2_cfg is not conv_cfg
-        self.make_conv2(width, groups, conv2_cfg, norm_cfg)
+        self.make_conv2(width, groups, self.conv2_stride, dilation, style == 'pytorch',
+                        conv2_cfg, norm_cfg)
         self.conv3 = build_conv_layer(conv_cfg, width, out_channels, bias=False,
                                       **self.conv_geometry(3, 1, 1, 1, False))
         self.add_module(self.norm3_name, norm3)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-        self._init_common(plugins, {'after_conv1': width, 'after_conv2': width,
-                                    'after_conv3': out_channels, 'after_block': out_channels},
-                          drop_path_rate, with_cp)
+        return {'after_conv1': width, 'after_conv2': width, 'after_conv3': out_channels}
 
-    def make_conv2(self, width: int, groups: int, conv_cfg: ConfigDict | None,
-                   norm_cfg: ConfigDict) -> None:
+    def make_conv2(self, width: int, groups: int, stride: int, dilation: int, strided: bool,
+                   conv_cfg: ConfigDict | None, norm_cfg: ConfigDict) -> None:
         """Build the middle transform (``width`` channels in and out): the 3x3 ``conv2`` + norm.
 
-        Reads only its arguments and ``conv1``'s settings (``conv2_stride``, ``dilation``,
-        ``conv_geometry``), so a subclass may replace it without setting attributes first.
+        ``strided`` says whether it carries the block's stride (``style='pytorch'``), for a
+        ``conv_geometry`` that strides in time too.
         """
         self.norm2_name, norm2 = build_norm_layer(norm_cfg, width, postfix=2)
-        self.conv2 = build_conv_layer(
-            conv_cfg, width, width, groups=groups, bias=False,
-            **self.conv_geometry(2, 3, self.conv2_stride, self.dilation, self.style == 'pytorch'))
+        self.conv2 = build_conv_layer(conv_cfg, width, width, groups=groups, bias=False,
+                                      **self.conv_geometry(2, 3, stride, dilation, strided))
         self.add_module(self.norm2_name, norm2)
 
     @property
     def norm3(self) -> nn.Module:
         return getattr(self, self.norm3_name)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        return self.norm3
 
     def _residual(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
@@ -316,7 +326,7 @@ class ResLayer(nn.Sequential):
                  stride: int = 1,
                  avg_down: bool = False,
                  conv_cfg: ConfigDict | None = None,
-                 norm_cfg: ConfigDict = dict(type='BN'),
+                 norm_cfg: ConfigDict = DEFAULT_NORM_CFG,
                  drop_path_rates: float | Sequence[float] = 0.0,
                  shortcut_stride: int | Sequence[int] | None = None,
                  block_overrides: Sequence[dict] | None = None,
