@@ -1,15 +1,23 @@
 """The moving-digit clips: deterministic files, labels that follow the motion in the pixels, a
-frame position that says nothing about the class, atomic folders and clear errors."""
+frame position that says nothing about the class, atomic folders and clear errors; and the
+settings every generator (canvases, clips, tracks) checks by the same rules."""
 from __future__ import annotations
 
 import filecmp
+import inspect
 import math
 import os
 
 import numpy as np
 import pytest
 
-from mmbackbones.demos.datasets import digit_clips
+from mmbackbones.demos.datasets import (
+    digit_canvas,
+    digit_clips,
+    digit_tracks,
+    prepare_digit_canvas,
+    prepare_digit_tracks,
+)
 from mmbackbones.demos.datasets.digit_clips import (
     CLASSES,
     generate,
@@ -122,3 +130,94 @@ def test_folders_that_are_not_ours_are_refused(tmp_path):
         load_split(str(tmp_path / 'b'), 'val')
     with pytest.raises(ValueError, match="split='test' is not one of"):
         load_split(str(tmp_path / 'a'), 'test')
+
+
+# ------------------------------------------------------------------ the settings of every generator
+GENERATORS = {'canvas': digit_canvas, 'clips': digit_clips, 'tracks': digit_tracks}
+PREPARE = {'canvas': prepare_digit_canvas, 'clips': prepare_digit_clips,
+           'tracks': prepare_digit_tracks}
+#: A bad value of a setting that generators share, and the error every one of them raises.
+BAD_SETTINGS = [
+    ('num_train', True, TypeError, 'num_train=True must be a positive int (a bool is not an int).'),
+    ('num_train', 0, ValueError, 'num_train=0 must be a positive int.'),
+    ('num_val', -2, ValueError, 'num_val=-2 must be a positive int.'),
+    ('num_val', 2.0, TypeError, 'num_val=2.0 must be a positive int.'),
+    ('seed', -1, ValueError, 'seed=-1 must be a non-negative int.'),
+    ('seed', '0', TypeError, "seed='0' must be a non-negative int."),
+    ('val_fraction', 1, ValueError, 'val_fraction=1 must be a number in (0, 1).'),
+    ('val_fraction', 0.0, ValueError, 'val_fraction=0.0 must be a number in (0, 1).'),
+    ('val_fraction', True, TypeError,
+     'val_fraction=True must be a number in (0, 1) (a bool is not a number).'),
+    ('digit_size', (20, 10), ValueError,
+     'digit_size=(20, 10) must be (min, max) int pixels, 8 <= min <= max.'),
+    ('digit_size', [6, 10], ValueError,
+     'digit_size=[6, 10] must be (min, max) int pixels, 8 <= min <= max.'),
+    ('digit_size', (10, 12, 14), ValueError,
+     'digit_size=(10, 12, 14) must be (min, max) int pixels, 8 <= min <= max.'),
+    ('digit_size', (10.0, 12), TypeError,
+     'digit_size=(10.0, 12) must be (min, max) int pixels, 8 <= min <= max.'),
+    ('digit_size', (10, True), TypeError,
+     'digit_size=(10, True) must be (min, max) int pixels, 8 <= min <= max '
+     '(a bool is not an int).'),
+    ('digit_size', 12, TypeError, 'digit_size=12 must be (min, max) int pixels, 8 <= min <= max.'),
+    ('speed', (2, 1), ValueError,
+     'speed=(2, 1) must be (min, max) pixels per frame, 0 < min <= max.'),
+    ('speed', (0, 1.5), ValueError,
+     'speed=(0, 1.5) must be (min, max) pixels per frame, 0 < min <= max.'),
+    ('speed', (1, 'fast'), TypeError,
+     "speed=(1, 'fast') must be (min, max) pixels per frame, 0 < min <= max."),
+]
+CASES = [(generator, *bad) for bad in BAD_SETTINGS for generator, module in GENERATORS.items()
+         if bad[0] in module.SETTINGS.settings]
+
+
+def test_every_shared_setting_is_shared():
+    for name in {bad[0] for bad in BAD_SETTINGS}:
+        assert len([c for c in CASES if c[1] == name]) >= 2, name
+
+
+@pytest.mark.parametrize('generator, name, value, error, message', CASES,
+                         ids=[f'{c[0]}-{c[1]}={c[2]!r}' for c in CASES])
+def test_every_generator_refuses_a_bad_setting_the_same_way(tmp_path, generator, name, value,
+                                                            error, message):
+    with pytest.raises(error) as caught:
+        PREPARE[generator](str(tmp_path / 'x'), **{name: value})
+    assert str(caught.value) == message
+    assert not (tmp_path / 'x').exists()
+    if name not in ('num_train', 'num_val'):  # generate() takes the others, checked alike
+        with pytest.raises(error) as caught:
+            next(GENERATORS[generator].generate('val', 1, **{name: value}))
+        assert str(caught.value) == message
+
+
+@pytest.mark.parametrize('generator, name, minimum, room', [
+    ('canvas', 'canvas_size', 44, 'the largest digit_size + 4'),
+    ('clips', 'frame_size', 18, 'the largest digit_size + 4'),
+    ('tracks', 'frame_size', 60, 'twice the largest digit_size + 4'),
+])
+def test_frames_leave_room_for_the_largest_digit(generator, name, minimum, room):
+    settings = GENERATORS[generator].SETTINGS
+    with pytest.raises(ValueError) as caught:
+        settings.resolve({name: minimum - 1})
+    assert str(caught.value) == (f'{name}={minimum - 1} must be an int of at least {room} '
+                                 f'({minimum}).')
+    with pytest.raises(TypeError, match=rf'^{name}={minimum}\.0 must be an int of at least'):
+        settings.resolve({name: float(minimum)})
+    settings.resolve({name: minimum})
+    settings.resolve({name: minimum - 1, 'digit_size': (8, 8)})  # room for smaller digits
+
+
+@pytest.mark.parametrize('generator', sorted(GENERATORS))
+def test_every_generator_refuses_unknown_settings_and_bad_counts(tmp_path, generator):
+    module = GENERATORS[generator]
+    with pytest.raises(TypeError, match=r"settings \['nmu_val'\]; allowed: \[.*'num_val'"):
+        PREPARE[generator](str(tmp_path / 'x'), nmu_val=3)
+    count = list(inspect.signature(module.generate).parameters)[1]  # num_images, ...
+    with pytest.raises(ValueError, match=rf'^{count}=-1 must be a non-negative int\.$'):
+        next(module.generate('val', -1))
+    with pytest.raises(TypeError, match=rf'^{count}=True must be a non-negative int \(a bool'):
+        next(module.generate('val', True))
+    assert list(module.generate('val', 0)) == []
+    with pytest.raises(ValueError, match=r"^split='test' is not one of \('train', 'val'\)\.$"):
+        next(module.generate('test', 1))
+    assert not (tmp_path / 'x').exists()

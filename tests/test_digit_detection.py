@@ -24,20 +24,24 @@ from mmbackbones.demos.datasets import digit_canvas
 from mmbackbones.demos.datasets.digit_canvas import generate, prepare_digit_canvas, source_digits
 from mmbackbones.deploy import why_no_torchao
 
-from conftest import json_rows, requires_mmdet, tool
+from conftest import (
+    assert_says_what_to_install,
+    json_rows,
+    reload_reproduces,
+    requires_mmdet,
+    short_schedule,
+    tool,
+    train_config,
+    train_job,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = dict(num_train=24, num_val=12)
 
 
 @pytest.fixture(scope='module')
-def sources():
-    return source_digits()
-
-
-@pytest.fixture(scope='module')
-def val_canvases(sources):
-    return list(generate('val', 40, sources=sources))
+def val_canvases(digit_sources):
+    return list(generate('val', 40, sources=digit_sources))
 
 
 def test_boxes_hold_all_of_their_digit_and_nothing_else(val_canvases):
@@ -70,8 +74,10 @@ def _normalised(ink: np.ndarray) -> np.ndarray:
     return out.ravel()
 
 
-def test_classes_are_right_and_splits_disjoint(sources, val_canvases):
+def test_classes_are_right_and_splits_disjoint(digit_sources, val_canvases):
     from sklearn.neighbors import KNeighborsClassifier
+
+    sources = digit_sources
 
     # a nearest-neighbour classifier fitted on the train samples reads the val canvases' digits
     train = sources['train']
@@ -222,29 +228,16 @@ val_evaluator = dict(ann_file={root!r} + '/annotations/val.json')
 test_evaluator = val_evaluator
 """
 # 64 train canvases (8 steps of 8 per epoch), 16 val canvases, 3 epochs: 24 steps
-TINY_DET = """
-train_cfg = dict(max_epochs=3)
-param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
+TINY_DET = short_schedule(epochs=3, start_factor=0.1, warmup_steps=5) + """
 # every box counts, so that the metric of an early model is not just zero
 model = dict(test_cfg=dict(score_thr=0.0))
-default_hooks = dict(logger=dict(interval=1))
-randomness = dict(seed=0, deterministic=True)
 """
 
 
-def train_digit_detector(tmp_path, overrides: str, num_train: int, num_val: int):
-    """Write RETINANET with its canvases under tmp_path and `overrides`, train it with
-    tools/train.py; return the config path and the work dir."""
-    config = tmp_path / 'retinanet.py'
-    config.write_text(DET_DATA.format(config=RETINANET, root=str(tmp_path / 'digit_det'),
-                                      num_train=num_train, num_val=num_val) + overrides)
-    work_dir = str(tmp_path / 'train')
-    # a visualizer another test of this process created would take this run's scalars elsewhere
-    from mmengine.visualization import Visualizer
-    for cls in [Visualizer, *Visualizer.__subclasses__()]:
-        cls._instance_dict.clear()
-    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
-    return config, work_dir
+def digit_detector_config(tmp_path, overrides: str, num_train: int, num_val: int) -> str:
+    """RETINANET with its canvases under tmp_path, and `overrides`."""
+    return DET_DATA.format(config=RETINANET, root=str(tmp_path / 'digit_det'),
+                           num_train=num_train, num_val=num_val) + overrides
 
 
 @requires_mmdet
@@ -252,32 +245,18 @@ def train_digit_detector(tmp_path, overrides: str, num_train: int, num_val: int)
 def test_retinanet_learns_evaluates_and_reloads(tmp_path):
     import pickle
 
-    config, work_dir = train_digit_detector(tmp_path, TINY_DET, num_train=64, num_val=16)
-
-    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
-    losses = [r['loss'] for r in rows if 'loss' in r]
-    assert len(losses) == 24
-    assert np.mean(losses[-4:]) < 0.92 * np.mean(losses[:4]), losses
-    metrics = [r for r in rows if 'coco/bbox_mAP' in r]
-    assert len(metrics) == 3  # COCO evaluation every epoch
+    job = train_job(tmp_path, 'retinanet',
+                    digit_detector_config(tmp_path, TINY_DET, num_train=64, num_val=16),
+                    'coco/bbox_mAP', min_png=10_000)
+    assert len(job.losses) == 24
+    assert np.mean(job.losses[-4:]) < 0.92 * np.mean(job.losses[:4]), job.losses
+    assert len(job.metrics) == 3  # COCO evaluation every epoch
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
-        assert all(0.0 <= r[key] <= 1.0 for r in metrics)
-    best = [f for f in os.listdir(work_dir) if f.startswith('best_coco_bbox_mAP_epoch_')]
-    assert len(best) == 1
-    best_epoch = int(best[0][len('best_coco_bbox_mAP_epoch_'):-len('.pth')])
-    for name in ('val_predictions.png', 'loss.png', 'val_metrics.png'):
-        assert osp.getsize(osp.join(work_dir, name)) > 10_000, name
-
-    # tools/test.py reloads the best checkpoint and reproduces its validation metrics
-    ckpt, preds = osp.join(work_dir, best[0]), str(tmp_path / 'preds.pkl')
-    test_dir = str(tmp_path / 'test')
-    argv = [str(config), ckpt, '--work-dir', test_dir, '--out', preds]
-    assert tool('test.py').main(argv) == 0
-    tested = json_rows(test_dir, '*.json')[-1]
-    logged = metrics[best_epoch - 1]
-    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75', 'coco/bbox_mAP_s'):
-        assert tested[key] == logged[key], key
-    assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > 10_000
+        assert all(0.0 <= r[key] <= 1.0 for r in job.metrics)
+    preds = str(tmp_path / 'preds.pkl')
+    reload_reproduces(job, str(tmp_path / 'test'), ('coco/bbox_mAP', 'coco/bbox_mAP_50',
+                                                    'coco/bbox_mAP_75', 'coco/bbox_mAP_s'),
+                      10_000, '--out', preds)
     # ... and the dumped predictions are those of the checkpoint loaded with mmdet's own API
     from mmdet.apis import inference_detector, init_detector
 
@@ -286,7 +265,7 @@ def test_retinanet_learns_evaluates_and_reloads(tmp_path):
         dumped = pickle.load(f)
     assert len(dumped) == 16
     with training_checkpoint_globals():  # mmengine's checkpoints under weights_only=True
-        model = init_detector(str(config), ckpt, device='cpu')
+        model = init_detector(job.config, job.checkpoint, device='cpu')
     result = inference_detector(model, dumped[0]['img_path']).pred_instances
     assert len(result.bboxes) > 0
     assert_same_detections(result, dumped[0]['pred_instances'])
@@ -327,12 +306,14 @@ custom_hooks = []
 def test_retinanet_int8_backbone_keeps_map(tmp_path):
     """The digit detector evaluated by tools/test.py with its backbone in int8 (torchao PT2E,
     calibrated on training batches) keeps COCO mAP and mAP@0.5 within one point of fp32."""
-    config, work_dir = train_digit_detector(tmp_path, INT8_DET, num_train=1200, num_val=200)
+    config, work_dir = train_config(
+        tmp_path, 'retinanet',
+        digit_detector_config(tmp_path, INT8_DET, num_train=1200, num_val=200))
     ckpt = osp.join(work_dir, 'epoch_2.pth')
     metrics = {}
     for name, extra in (('fp32', []), ('int8', ['--precision', 'int8'])):
         test_dir = str(tmp_path / name)
-        assert tool('test.py').main([str(config), ckpt, '--work-dir', test_dir, *extra]) == 0
+        assert tool('test.py').main([config, ckpt, '--work-dir', test_dir, *extra]) == 0
         metrics[name] = json_rows(test_dir, '*.json')[-1]
     # the int8 run did replace the backbone: its log carries the quantization record
     (log,) = glob.glob(osp.join(str(tmp_path / 'int8'), '*', '*.log'))
@@ -347,14 +328,8 @@ def test_retinanet_int8_backbone_keeps_map(tmp_path):
 
 
 
-def test_mmdet_config_without_mmdet_says_what_to_install(tmp_path, monkeypatch, capsys):
-    import mmengine.config.config as mmengine_config
-    monkeypatch.setattr(mmengine_config, 'is_installed', lambda package: False)
-    monkeypatch.chdir(ROOT)
-    assert tool('train.py').main([RETINANET]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f'error: {RETINANET} needs mmdet, which is not installed: '
-                   'bash tools/install.sh --with-mmdet']
+def test_mmdet_config_without_mmdet_says_what_to_install(monkeypatch, capsys):
+    assert_says_what_to_install(RETINANET, 'mmdet', monkeypatch, capsys)
 
 
 def test_broken_mmdet_install_says_what_to_install(monkeypatch):

@@ -8,12 +8,13 @@ import filecmp
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from mmbackbones.demos.datasets import digit_tracks
-from mmbackbones.demos.datasets.digit_canvas import source_digits
 from mmbackbones.demos.datasets.digit_tracks import (
     MIN_VISIBILITY,
     generate,
@@ -25,13 +26,8 @@ SMALL = dict(num_train=2, num_val=2, seq_len=8)
 
 
 @pytest.fixture(scope='module')
-def sources():
-    return source_digits()
-
-
-@pytest.fixture(scope='module')
-def videos(sources):
-    return list(generate('val', 12, sources=sources))
+def videos(digit_sources):
+    return list(generate('val', 12, sources=digit_sources))
 
 
 def _all_files(root):
@@ -101,9 +97,9 @@ def _overlap(a, b):
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
-def test_files_match_the_generator_mot_and_coco_layouts(tmp_path, sources):
+def test_files_match_the_generator_mot_and_coco_layouts(tmp_path, digit_sources):
     root = prepare_digit_tracks(str(tmp_path / 'tracks'), **SMALL)
-    video = list(generate('val', 2, sources=sources, seq_len=8))[1]
+    video = list(generate('val', 2, sources=digit_sources, seq_len=8))[1]
     gt = read_gt(osp.join(root, 'val/seq-0001/gt/gt.txt'))
     assert gt.shape == (len(video.gt), 9)
     np.testing.assert_array_equal(gt[:, 0] - 1, video.gt[:, 0])  # 1-based frames
@@ -123,11 +119,11 @@ def test_files_match_the_generator_mot_and_coco_layouts(tmp_path, sources):
     assert 'seqLength=8' in ini and 'imWidth=96' in ini
 
 
-def test_train_and_val_use_disjoint_digit_samples(sources):
-    train = {int(s) for v in generate('train', 6, sources=sources) for s in v.sources}
-    val = {int(s) for v in generate('val', 6, sources=sources) for s in v.sources}
+def test_train_and_val_use_disjoint_digit_samples(digit_sources):
+    train = {int(s) for v in generate('train', 6, sources=digit_sources) for s in v.sources}
+    val = {int(s) for v in generate('val', 6, sources=digit_sources) for s in v.sources}
     assert train and val and not train & val
-    assert max(train) < min(sources['val'])
+    assert max(train) < min(digit_sources['val'])
 
 
 def test_an_interrupted_build_leaves_no_folder(tmp_path, monkeypatch):
@@ -171,3 +167,25 @@ def test_bad_input_gets_clear_errors(tmp_path):
     root = prepare_digit_tracks(str(tmp_path / 'ok'), **SMALL)
     with pytest.raises(ValueError, match='prepared with'):
         prepare_digit_tracks(root, **dict(SMALL, seed=3))
+
+
+def test_command_line_writes_the_same_folder_without_a_runpy_warning(tmp_path):
+    """``python -m mmbackbones.demos.datasets tracks``: no generator module is run as __main__
+    after its package imported it (runpy's RuntimeWarning), and its folder is the one
+    prepare_digit_tracks writes with the same settings."""
+    root = str(tmp_path / 'cli')
+    proc = subprocess.run(
+        [sys.executable, '-W', 'error::RuntimeWarning', '-m', 'mmbackbones.demos.datasets',
+         'tracks', root, '--num-train', '2', '--num-val', '2', '--seq-len', '8'],
+        cwd=str(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'RuntimeWarning' not in proc.stderr
+    assert proc.stdout.startswith(f'{root}: seed=0, num_train=2, num_val=2, seq_len=8, ')
+    same = prepare_digit_tracks(str(tmp_path / 'api'), **SMALL)
+    files = _all_files(same)
+    assert files == _all_files(root)
+    _, mismatch, errors = filecmp.cmpfiles(same, root, files, shallow=False)
+    assert not mismatch and not errors
+    bad = subprocess.run([sys.executable, '-m', 'mmbackbones.demos.datasets', 'tracks', root,
+                          '--num-val', '0'], cwd=str(tmp_path), capture_output=True, text=True)
+    assert bad.returncode == 2 and 'error: num_val=0 must be a positive int.' in bad.stderr

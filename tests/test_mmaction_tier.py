@@ -10,7 +10,7 @@ import os.path as osp
 import pytest
 import torch
 
-from conftest import ROOT, randomize, why_no_tier
+from conftest import ROOT, randomize, short_schedule, why_no_tier
 
 REASON = why_no_tier('mmaction')
 pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
@@ -181,15 +181,8 @@ def test_select_stage_refuses_an_index_out_of_range():
 
 
 def test_mmaction_config_without_mmaction_says_what_to_install(monkeypatch, capsys):
-    import mmengine.config.config as mmengine_config
-
-    from conftest import tool
-    monkeypatch.setattr(mmengine_config, 'is_installed', lambda package: False)
-    monkeypatch.chdir(ROOT)
-    assert tool('train.py').main([CONFIGS['r3d']]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f'error: {CONFIGS["r3d"]} needs mmaction, which is not installed: '
-                   'bash tools/install.sh --with-mmaction']
+    from conftest import assert_says_what_to_install
+    assert_says_what_to_install(CONFIGS['r3d'], 'mmaction', monkeypatch, capsys)
 
 
 # ------------------------------------------------------------------ the digit-clip job, short
@@ -202,48 +195,21 @@ generator = dict(num_train=48, num_val=24)
 train_dataloader = dict(batch_size=8, dataset=dict(data_root={root!r}, generator=generator))
 val_dataloader = dict(batch_size=24, dataset=dict(data_root={root!r}, generator=generator))
 test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=4)
-param_scheduler = [dict(type='LinearLR', start_factor=0.2, by_epoch=False, begin=0, end=4)]
-default_hooks = dict(logger=dict(interval=1))
-randomness = dict(seed=0, deterministic=True)
-"""
+""" + short_schedule(epochs=4, start_factor=0.2, warmup_steps=4)
 
 
 def test_digit_clip_job_learns_evaluates_and_reloads(tmp_path):
-    import os
-
     import numpy as np
     from PIL import Image
 
-    from conftest import json_rows, tool
-    root = str(tmp_path / 'digit_clips')
-    config = tmp_path / 'tiny_clips.py'
-    config.write_text(TINY_CLIPS.format(config=DIGITS, root=root))
-    work_dir = str(tmp_path / 'train')
-    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
-
-    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
-    losses = [r['loss'] for r in rows if 'loss' in r]
-    assert len(losses) == 24
-    assert np.mean(losses[-6:]) < 0.9 * np.mean(losses[:6]), losses
-    metrics = [r for r in rows if 'acc/top1' in r]
-    assert len(metrics) == 4  # mmaction2's AccMetric every epoch
-    assert all(0.0 <= r['acc/top1'] <= r['acc/top5'] <= 1.0 for r in metrics)
-    best = [f for f in os.listdir(work_dir) if f.startswith('best_acc_top1_epoch_')]
-    assert len(best) == 1
-    best_epoch = int(best[0][len('best_acc_top1_epoch_'):-len('.pth')])
-    assert metrics[best_epoch - 1]['acc/top1'] == max(r['acc/top1'] for r in metrics)
-    for name in ('val_predictions.png', 'loss.png', 'val_metrics.png'):
-        assert osp.getsize(osp.join(work_dir, name)) > 5_000, name
-    with Image.open(osp.join(work_dir, 'val_predictions.png')) as im:
+    from conftest import reload_reproduces, train_job
+    text = TINY_CLIPS.format(config=DIGITS, root=str(tmp_path / 'digit_clips'))
+    job = train_job(tmp_path, 'tiny_clips', text, 'acc/top1', min_png=5_000)
+    assert len(job.losses) == 24
+    assert np.mean(job.losses[-6:]) < 0.9 * np.mean(job.losses[:6]), job.losses
+    assert len(job.metrics) == 4  # mmaction2's AccMetric every epoch
+    assert all(0.0 <= r['acc/top1'] <= r['acc/top5'] <= 1.0 for r in job.metrics)
+    with Image.open(osp.join(job.work_dir, 'val_predictions.png')) as im:
         # 4 clips, each 8 frames of 32 px drawn 3x with 2 px gaps, under a 14 px text line
         assert im.size == (3 * (8 * 32 + 7 * 2), 4 * (3 * 32 + 14))
-
-    # tools/test.py reloads the best checkpoint and reproduces its validation metrics
-    test_dir = str(tmp_path / 'test')
-    ckpt = osp.join(work_dir, best[0])
-    assert tool('test.py').main([str(config), ckpt, '--work-dir', test_dir]) == 0
-    tested = json_rows(test_dir, '*.json')[-1]
-    for key in ('acc/top1', 'acc/top5'):
-        assert tested[key] == metrics[best_epoch - 1][key], key
-    assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > 5_000
+    reload_reproduces(job, str(tmp_path / 'test'), ('acc/top1', 'acc/top5'), 5_000)

@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import json_rows, tool, why_no_tier
+from conftest import (
+    assert_says_what_to_install,
+    reload_reproduces,
+    short_schedule,
+    train_job,
+    why_no_tier,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmseg', '*.py')))
@@ -111,57 +117,28 @@ generator = dict(num_train=64, num_val=16)
 train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
 val_dataloader = dict(batch_size=8, dataset=dict(data_root={root!r}, generator=generator))
 test_dataloader = val_dataloader
-train_cfg = dict(max_epochs=6)
-param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
-default_hooks = dict(logger=dict(interval=1))
-randomness = dict(seed=0, deterministic=True)
-"""
+""" + short_schedule(epochs=6, start_factor=0.1, warmup_steps=5)
 
 
 def test_digit_segmentation_learns_evaluates_and_reloads(tmp_path):
+    from PIL import Image
     root = str(tmp_path / 'digit_det')
-    config = tmp_path / 'tiny_seg.py'
-    config.write_text(TINY_SEG.format(config=DIGITS, root=root))
-    work_dir = str(tmp_path / 'train')
-    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
+    job = train_job(tmp_path, 'tiny_seg', TINY_SEG.format(config=DIGITS, root=root), 'mIoU',
+                    min_png=10_000)
     assert sorted(os.listdir(osp.join(root, 'masks'))) == ['train', 'val']
-
-    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
-    losses = [r['loss'] for r in rows if 'loss' in r]
+    losses = job.losses
     assert len(losses) == 24
     # Measured: the last 4 losses are 0.73x the first 4 on an AVX2 EPYC, every step lower than
     # the one before (float kernels differ between CPUs, so the bound keeps a margin).
     assert np.mean(losses[-4:]) < 0.85 * np.mean(losses[:4]), losses
     assert sum(b < a for a, b in zip(losses, losses[1:])) >= 18, losses
-    metrics = [r for r in rows if 'mIoU' in r]
-    assert len(metrics) == 6  # mmseg's IoUMetric every epoch
-    assert all(0.0 <= r['mIoU'] <= 100.0 and 0.0 <= r['aAcc'] <= 100.0 for r in metrics)
-    best = [f for f in os.listdir(work_dir) if f.startswith('best_mIoU_epoch_')]
-    assert len(best) == 1
-    best_epoch = int(best[0][len('best_mIoU_epoch_'):-len('.pth')])
-    assert metrics[best_epoch - 1]['mIoU'] == max(r['mIoU'] for r in metrics)
-    for name in ('val_predictions.png', 'loss.png', 'val_metrics.png'):
-        assert osp.getsize(osp.join(work_dir, name)) > 10_000, name
-    from PIL import Image
-    with Image.open(osp.join(work_dir, 'val_predictions.png')) as im:
+    assert len(job.metrics) == 6  # mmseg's IoUMetric every epoch
+    assert all(0.0 <= r['mIoU'] <= 100.0 and 0.0 <= r['aAcc'] <= 100.0 for r in job.metrics)
+    with Image.open(osp.join(job.work_dir, 'val_predictions.png')) as im:
         # 4 canvases of 128 px drawn 3x: ground truth | prediction
         assert im.size == (2 * 3 * 128, 4 * 3 * 128)
-
-    # tools/test.py reloads the best checkpoint and reproduces its validation metrics
-    test_dir = str(tmp_path / 'test')
-    ckpt = osp.join(work_dir, best[0])
-    assert tool('test.py').main([str(config), ckpt, '--work-dir', test_dir]) == 0
-    tested = json_rows(test_dir, '*.json')[-1]
-    for key in ('mIoU', 'aAcc', 'mAcc'):
-        assert tested[key] == metrics[best_epoch - 1][key], key
-    assert osp.getsize(osp.join(test_dir, 'test_predictions.png')) > 10_000
+    reload_reproduces(job, str(tmp_path / 'test'), ('mIoU', 'aAcc', 'mAcc'), 10_000)
 
 
 def test_mmseg_config_without_mmseg_says_what_to_install(monkeypatch, capsys):
-    import mmengine.config.config as mmengine_config
-    monkeypatch.setattr(mmengine_config, 'is_installed', lambda package: False)
-    monkeypatch.chdir(ROOT)
-    assert tool('train.py').main([DIGITS]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f'error: {DIGITS} needs mmseg, which is not installed: '
-                   'bash tools/install.sh --with-mmseg']
+    assert_says_what_to_install(DIGITS, 'mmseg', monkeypatch, capsys)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, json_rows, tool, why_no_tracking
+from conftest import ROOT, json_rows, tool, train_config, why_no_tracking
 
 pytestmark = pytest.mark.skipif(why_no_tracking(with_mmdet=True) is not None,
                                 reason=str(why_no_tracking(with_mmdet=True)))
@@ -53,15 +53,9 @@ randomness = dict(seed=0, deterministic=True)
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('tracking')
     root = str(tmp / 'digit_tracks')
-    config = tmp / 'tiny_r3d.py'
-    config.write_text(TINY.format(config=CONFIG_3D, root=root, generator=GENERATOR))
-    work_dir = str(tmp / 'train')
-    # a visualizer another test of this process created would take this run's scalars elsewhere
-    from mmengine.visualization import Visualizer
-    for cls in [Visualizer, *Visualizer.__subclasses__()]:
-        cls._instance_dict.clear()
-    assert tool('train.py').main([str(config), '--work-dir', work_dir]) == 0
-    return dict(tmp=tmp, root=root, config=str(config), work_dir=work_dir)
+    config, work_dir = train_config(
+        tmp, 'tiny_r3d', TINY.format(config=CONFIG_3D, root=root, generator=GENERATOR))
+    return dict(tmp=tmp, root=root, config=config, work_dir=work_dir)
 
 
 def test_training_slice_lowers_the_loss_and_validates(trained):

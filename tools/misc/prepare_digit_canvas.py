@@ -3,6 +3,9 @@
 
     python tools/misc/prepare_digit_canvas.py                   # data/digit_det
     python tools/misc/prepare_digit_canvas.py data/digit_det --masks
+    python tools/misc/prepare_digit_canvas.py --help            # every generator setting
+
+The same as ``python -m mmbackbones.demos.datasets canvas``, which also writes the clips and tracks.
 """
 import os.path as osp
 import sys

@@ -1,8 +1,11 @@
 """The digit datasets of the demo tasks (registered in ``mmbackbones.registry.DATASETS``).
 
 The generators (:mod:`.digit_canvas`, :mod:`.digit_clips`, :mod:`.digit_tracks`) need only numpy,
-Pillow and scikit-learn; the dataset classes need the OpenMMLab library whose base class they
-extend, and are imported where it is usable (:mod:`mmbackbones.demos`).
+Pillow and scikit-learn, check their settings by the rules of :mod:`.settings` and write a
+dataset ahead of training from the command line (``python -m mmbackbones.demos.datasets
+{canvas,clips,tracks} --help``); the dataset classes need the OpenMMLab library whose base class
+they extend, and are imported where it is usable (:mod:`mmbackbones.demos`). The splits, digit
+classes and palette they share are in :mod:`.metainfo`.
 """
 from ..available import HAS_MMACTION, HAS_MMDET, HAS_MMSEG
 from .digit_canvas import prepare_digit_canvas

@@ -15,7 +15,8 @@ import numpy as np
 from mmaction.datasets import BaseActionDataset
 
 from ...registry import DATASETS
-from .digit_clips import CLASSES, SPLITS, load_split, prepare_digit_clips
+from .digit_clips import CLASSES, load_split, prepare_digit_clips
+from .metainfo import check_dataset_args
 
 
 @DATASETS.register_module()
@@ -46,13 +47,9 @@ class DigitClipDataset(BaseActionDataset):
 
     def __init__(self, data_root: str = 'data/digit_clips', split: str = 'train',
                  generator: Optional[dict] = None, **kwargs) -> None:
-        if split not in SPLITS:
-            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-        for key in ('ann_file', 'data_prefix', 'metainfo', 'multi_class', 'num_classes',
-                    'modality'):
-            if key in kwargs:
-                raise TypeError(f'DigitClipDataset sets {key} itself; got '
-                                f'{key}={kwargs[key]!r}.')
+        check_dataset_args('DigitClipDataset', split, kwargs,
+                           ('ann_file', 'data_prefix', 'metainfo', 'multi_class', 'num_classes',
+                            'modality'))
         prepare_digit_clips(data_root, **(generator or {}))
         self.split = split
         self._clips = None

@@ -28,11 +28,11 @@ clutter are drawn by this module.
 
 Command line (the datasets prepare themselves on first use; this is for doing it ahead)::
 
-    python tools/misc/prepare_digit_canvas.py data/digit_det --masks
+    python -m mmbackbones.demos.datasets canvas data/digit_det --masks
+    python tools/misc/prepare_digit_canvas.py data/digit_det --masks    # the same
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import os.path as osp
@@ -43,26 +43,28 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from . import settings as rules
 from ._folder import prepare_folder, write_marker
+from .metainfo import SPLITS, check_split, coco_categories
 
-SPLITS = ('train', 'val')
-CLASSES = tuple(str(d) for d in range(10))
 #: Grey level (0-1) above which an upscaled digit pixel is ink (and part of its box and mask).
 INK_THRESHOLD = 0.35
 #: Minimum distance in pixels between two digit boxes, and between a box and any clutter.
 GAP = 2
 _MARKER = 'digit_canvas.json'
-_VERSION = 1
 
-DEFAULTS = dict(
-    seed=0,
-    num_train=3000,
-    num_val=500,
-    canvas_size=128,
-    digits_per_image=(2, 6),
-    digit_size=(16, 40),
-    val_fraction=0.2,
+#: The generator settings: default, rule and meaning of each.
+SETTINGS = rules.GeneratorSettings(
+    'generator', version=1,
+    **rules.seed_and_counts('canvases', num_train=3000, num_val=500),
+    canvas_size=rules.Setting(128, rules.FrameSide(margin=2 * GAP),
+                              'side of the square canvas in pixels'),
+    digits_per_image=rules.Setting((2, 6), rules.Span(1),
+                                   '(min, max) digits per canvas (fewer when they do not fit)'),
+    digit_size=rules.digit_size_setting((16, 40)),
+    val_fraction=rules.VAL_FRACTION,
 )
+DEFAULTS = SETTINGS.defaults
 
 
 @dataclass
@@ -99,8 +101,7 @@ def source_digits(val_fraction: float = DEFAULTS['val_fraction']) -> dict:
         ``dict(images=(1797, 8, 8) float32, targets=(1797,) int, train=indices, val=indices)``;
         ``val`` is the last ``round(1797 * val_fraction)`` indices.
     """
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f'val_fraction={val_fraction!r} must be in (0, 1).')
+    SETTINGS.check(dict(val_fraction=val_fraction))
     from sklearn.datasets import load_digits
     digits = load_digits()
     n = len(digits.images)
@@ -121,38 +122,25 @@ def generate(split: str, num_images: int, seed: int = DEFAULTS['seed'],
     Args:
         split: ``'train'`` or ``'val'``; each uses only its own digit samples.
         num_images: How many canvases.
-        seed: Canvas ``i`` depends only on ``(seed, split, i)``.
-        canvas_size: Side of the square canvas in pixels.
-        digits_per_image: ``(min, max)`` digits drawn per canvas (fewer when they do not fit).
-        digit_size: ``(min, max)`` height in pixels of an upscaled 8 x 8 digit.
-        val_fraction: Fraction of the samples (the last indices) reserved for ``'val'``.
         sources: The result of :func:`source_digits`, to share it between calls.
+        seed, canvas_size, digits_per_image, digit_size, val_fraction: The generator
+            settings (:data:`SETTINGS`).
 
     Example:
         >>> canvas = next(generate('val', 1))
         >>> canvas.image.shape, canvas.boxes.shape[1], canvas.semantic_mask().max() <= 10
         ((128, 128), 4, True)
     """
-    if split not in SPLITS:
-        raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-    lo, hi = _check_range('digits_per_image', digits_per_image, 1)
-    smin, smax = _check_range('digit_size', digit_size, 8)
-    if canvas_size < smax + 2 * GAP:
-        raise ValueError(f'canvas_size={canvas_size!r} must exceed the largest digit_size '
-                         f'({smax}) by {2 * GAP} pixels.')
+    check_split(split)
+    rules.Count(0).check('num_images', num_images)
+    SETTINGS.check(dict(seed=seed, canvas_size=canvas_size, digits_per_image=digits_per_image,
+                        digit_size=digit_size, val_fraction=val_fraction))
     if sources is None:
         sources = source_digits(val_fraction)
     pool = sources[split]
     for i in range(num_images):
         rng = np.random.default_rng((seed, SPLITS.index(split), i))
-        yield _render(rng, sources, pool, canvas_size, (lo, hi), (smin, smax))
-
-
-def _check_range(name: str, value: Sequence[int], minimum: int) -> tuple[int, int]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) for v in value) or not minimum <= value[0] <= value[1]):
-        raise ValueError(f'{name}={value!r} must be (min, max) ints with {minimum} <= min <= max.')
-    return value[0], value[1]
+        yield _render(rng, sources, pool, canvas_size, tuple(digits_per_image), tuple(digit_size))
 
 
 def _upscale(img: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -284,9 +272,8 @@ def _coco(canvases: list[Canvas], split: str, size: int) -> dict:
                 source_index=int(source)))
     return dict(
         info=dict(description=f'digit canvases ({split}): layouts of scikit-learn handwritten '
-                  'digits, upscaled', version=_VERSION),
-        images=images, annotations=annotations,
-        categories=[dict(id=d + 1, name=name) for d, name in enumerate(CLASSES)])
+                  'digits, upscaled', version=SETTINGS.version),
+        images=images, annotations=annotations, categories=coco_categories())
 
 
 def _save_png(array: np.ndarray, path: str) -> None:
@@ -294,28 +281,11 @@ def _save_png(array: np.ndarray, path: str) -> None:
     Image.fromarray(array, mode='L').save(path)
 
 
-def _settings(kwargs: dict) -> dict:
-    unknown = set(kwargs) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f'unknown generator settings {sorted(unknown)}; allowed: '
-                        f'{sorted(DEFAULTS)}.')
-    settings = dict(DEFAULTS, **kwargs)
-    for key in ('digits_per_image', 'digit_size'):
-        settings[key] = list(settings[key])
-    for key in ('num_train', 'num_val'):
-        if not isinstance(settings[key], int) or settings[key] < 1:
-            raise ValueError(f'{key}={settings[key]!r} must be a positive int.')
-    return dict(settings, version=_VERSION)
-
-
 def _write_split(root: str, split: str, settings: dict, sources: dict, images: bool,
                  masks: bool) -> None:
-    gen_args = {k: settings[k] for k in ('seed', 'canvas_size', 'val_fraction')}
-    gen_args.update(digits_per_image=tuple(settings['digits_per_image']),
-                    digit_size=tuple(settings['digit_size']))
     canvases = []
     for i, canvas in enumerate(generate(split, settings[f'num_{split}'], sources=sources,
-                                        **gen_args)):
+                                        **SETTINGS.generate_args(settings))):
         if images:
             _save_png(canvas.image, osp.join(root, 'images', split, f'{i:05d}.png'))
         if masks:
@@ -334,9 +304,9 @@ def prepare_digit_canvas(data_root: str = 'data/digit_det', masks: bool = False,
     Args:
         data_root: Folder of ``images/``, ``annotations/`` (and ``masks/``).
         masks: Also write the per-pixel class masks; added to an existing folder that has none.
-        **settings: Generator settings, defaults in :data:`DEFAULTS` (``seed``, ``num_train``,
-            ``num_val``, ``canvas_size``, ``digits_per_image``, ``digit_size``,
-            ``val_fraction``). A folder prepared with other settings is an error.
+        **settings: Generator settings (:data:`SETTINGS`: ``seed``, ``num_train``, ``num_val``,
+            ``canvas_size``, ``digits_per_image``, ``digit_size``, ``val_fraction``). A folder
+            prepared with other settings is an error.
 
     Returns:
         ``data_root``.
@@ -346,7 +316,7 @@ def prepare_digit_canvas(data_root: str = 'data/digit_det', masks: bool = False,
         >>> sorted(os.listdir(root))
         ['annotations', 'digit_canvas.json', 'images']
     """
-    settings = _settings(settings)
+    settings = SETTINGS.resolve(settings)
 
     def write(tmp: str) -> dict:
         sources = source_digits(settings['val_fraction'])
@@ -383,20 +353,7 @@ def _add_masks(data_root: str, settings: dict) -> None:
         shutil.rmtree(tmp)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line of ``tools/misc/prepare_digit_canvas.py``."""
-    parser = argparse.ArgumentParser(description='Write the digit canvas detection set.')
-    parser.add_argument('data_root', nargs='?', default='data/digit_det')
-    parser.add_argument('--masks', action='store_true', help='also write per-pixel masks')
-    parser.add_argument('--seed', type=int, default=DEFAULTS['seed'])
-    parser.add_argument('--num-train', type=int, default=DEFAULTS['num_train'])
-    parser.add_argument('--num-val', type=int, default=DEFAULTS['num_val'])
-    args = parser.parse_args(argv)
-    root = prepare_digit_canvas(args.data_root, masks=args.masks, seed=args.seed,
-                                num_train=args.num_train, num_val=args.num_val)
-    with open(osp.join(root, 'annotations', 'val.json')) as f:
-        n_val = len(json.load(f)['annotations'])
-    print(f'{root}: {DEFAULTS["canvas_size"]}px canvases, {args.num_train} train / '
-          f'{args.num_val} val images, {n_val} val digits' + (', with masks' if args.masks
-                                                              else ''))
-    return 0
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """``python -m mmbackbones.demos.datasets canvas`` (``tools/misc/prepare_digit_canvas.py``):
+    ``[DATA_ROOT] [--masks] [--SETTING VALUE ...]``, every setting of :data:`SETTINGS`."""
+    return SETTINGS.main(prepare_digit_canvas, argv, prog, masks='also write per-pixel masks')

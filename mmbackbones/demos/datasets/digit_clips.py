@@ -25,6 +25,10 @@ clutter and the digit are drawn with :mod:`.digit_canvas`'s helpers.
   leaves a half-written folder.
 * Deterministic: clip ``i`` of a split depends only on ``(seed, split, i)``; the same settings
   give byte-identical files.
+
+Command line (the dataset prepares itself on first use)::
+
+    python -m mmbackbones.demos.datasets clips data/digit_clips
 """
 from __future__ import annotations
 
@@ -37,32 +41,27 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from . import settings as rules
 from ._folder import prepare_folder
-from .digit_canvas import (
-    SPLITS,
-    _background,
-    _blend,
-    _check_range,
-    _clutter_patch,
-    _ink_patch,
-    source_digits,
-)
+from .digit_canvas import _background, _blend, _clutter_patch, _ink_patch, source_digits
+from .metainfo import SPLITS, check_split
 
 #: The 8 directions of motion, counter-clockwise from "right" (image ``y`` points down).
 CLASSES = ('right', 'up-right', 'up', 'up-left', 'left', 'down-left', 'down', 'down-right')
 _MARKER = 'digit_clips.json'
-_VERSION = 1
 
-DEFAULTS = dict(
-    seed=0,
-    num_train=800,
-    num_val=240,
-    num_frames=8,
-    frame_size=32,
-    digit_size=(10, 14),
-    speed=(1.5, 2.5),
-    val_fraction=0.2,
+#: The generator settings: default, rule and meaning of each.
+SETTINGS = rules.GeneratorSettings(
+    'digit clip', version=1,
+    **rules.seed_and_counts('clips', num_train=800, num_val=240),
+    num_frames=rules.Setting(8, rules.Count(2), 'frames per clip'),
+    frame_size=rules.Setting(32, rules.FrameSide(margin=4),
+                             'side of the square frames in pixels'),
+    digit_size=rules.digit_size_setting((10, 14)),
+    speed=rules.speed_setting((1.5, 2.5)),
+    val_fraction=rules.VAL_FRACTION,
 )
+DEFAULTS = SETTINGS.defaults
 
 
 @dataclass
@@ -95,36 +94,25 @@ def generate(split: str, num_clips: int, seed: int = DEFAULTS['seed'],
     Args:
         split: ``'train'`` or ``'val'``; each uses only its own digit samples.
         num_clips: How many clips.
-        seed: Clip ``i`` depends only on ``(seed, split, i)``.
-        num_frames: Frames per clip (at least 2).
-        frame_size: Side of the square frames in pixels.
-        digit_size: ``(min, max)`` height in pixels of an upscaled 8 x 8 digit.
-        speed: ``(min, max)`` pixels per frame.
-        val_fraction: Fraction of the samples (the last indices) reserved for ``'val'``.
         sources: The result of :func:`~mmbackbones.demos.datasets.digit_canvas.source_digits`.
+        seed, num_frames, frame_size, digit_size, speed, val_fraction: The generator
+            settings (:data:`SETTINGS`).
 
     Example:
         >>> clip = next(generate('val', 1))
         >>> clip.frames.shape, CLASSES[clip.label] in CLASSES
         ((8, 32, 32), True)
     """
-    if split not in SPLITS:
-        raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 2:
-        raise ValueError(f'num_frames={num_frames!r} must be an int >= 2.')
-    smin, smax = _check_range('digit_size', digit_size, 8)
-    if not isinstance(frame_size, int) or frame_size < smax + 4:
-        raise ValueError(f'frame_size={frame_size!r} must be an int of at least the largest '
-                         f'digit_size + 4 ({smax + 4}).')
-    if (not isinstance(speed, (list, tuple)) or len(speed) != 2
-            or not 0 < speed[0] <= speed[1]):
-        raise ValueError(f'speed={speed!r} must be (min, max) pixels per frame, 0 < min <= max.')
+    check_split(split)
+    rules.Count(0).check('num_clips', num_clips)
+    SETTINGS.check(dict(seed=seed, num_frames=num_frames, frame_size=frame_size,
+                        digit_size=digit_size, speed=speed, val_fraction=val_fraction))
     if sources is None:
         sources = source_digits(val_fraction)
     pool = sources[split]
     for i in range(num_clips):
         rng = np.random.default_rng((seed, SPLITS.index(split), i))
-        yield _render(rng, sources, pool, num_frames, frame_size, (smin, smax), speed)
+        yield _render(rng, sources, pool, num_frames, frame_size, tuple(digit_size), speed)
 
 
 def _render(rng: np.random.Generator, sources: dict, pool: np.ndarray, num_frames: int,
@@ -162,28 +150,12 @@ def _render(rng: np.random.Generator, sources: dict, pool: np.ndarray, num_frame
     return Clip(frames=frames, label=label, velocity=velocity, start=start, source=index)
 
 
-def _settings(kwargs: dict) -> dict:
-    unknown = set(kwargs) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f'unknown digit clip settings {sorted(unknown)}; allowed: '
-                        f'{sorted(DEFAULTS)}.')
-    settings = dict(DEFAULTS, **kwargs)
-    for key in ('digit_size', 'speed'):
-        settings[key] = list(settings[key])
-    for key in ('num_train', 'num_val'):
-        if isinstance(settings[key], bool) or not isinstance(settings[key], int) or \
-                settings[key] < 1:
-            raise ValueError(f'{key}={settings[key]!r} must be a positive int.')
-    return dict(settings, version=_VERSION)
-
-
 def _write_split(root: str, split: str, settings: dict, sources: dict) -> None:
-    gen_args = {k: settings[k] for k in ('seed', 'num_frames', 'frame_size', 'val_fraction')}
-    gen_args.update(digit_size=tuple(settings['digit_size']), speed=tuple(settings['speed']))
     n, size = settings[f'num_{split}'], settings['frame_size']
     clips = np.empty((n, settings['num_frames'], size, size), np.uint8)
     annotations = []
-    for i, clip in enumerate(generate(split, n, sources=sources, **gen_args)):
+    for i, clip in enumerate(generate(split, n, sources=sources,
+                                      **SETTINGS.generate_args(settings))):
         clips[i] = clip.frames
         annotations.append(dict(label=clip.label, direction=CLASSES[clip.label],
                                 velocity=[round(c, 4) for c in clip.velocity],
@@ -200,9 +172,9 @@ def prepare_digit_clips(data_root: str = 'data/digit_clips', **settings) -> str:
 
     Args:
         data_root: Folder of ``train/`` and ``val/``.
-        **settings: Generator settings, defaults in :data:`DEFAULTS` (``seed``, ``num_train``,
-            ``num_val``, ``num_frames``, ``frame_size``, ``digit_size``, ``speed``,
-            ``val_fraction``). A folder prepared with other settings is an error.
+        **settings: Generator settings (:data:`SETTINGS`: ``seed``, ``num_train``, ``num_val``,
+            ``num_frames``, ``frame_size``, ``digit_size``, ``speed``, ``val_fraction``). A
+            folder prepared with other settings is an error.
 
     Returns:
         ``data_root``.
@@ -212,7 +184,7 @@ def prepare_digit_clips(data_root: str = 'data/digit_clips', **settings) -> str:
         >>> sorted(os.listdir(root))
         ['digit_clips.json', 'train', 'val']
     """
-    settings = _settings(settings)
+    settings = SETTINGS.resolve(settings)
 
     def write(tmp: str) -> None:
         sources = source_digits(settings['val_fraction'])
@@ -232,8 +204,7 @@ def load_split(data_root: str, split: str) -> tuple[np.ndarray, list[dict]]:
         >>> clips.shape, annotations[0]['direction'] in CLASSES
         ((240, 8, 32, 32), True)
     """
-    if split not in SPLITS:
-        raise ValueError(f'split={split!r} is not one of {SPLITS}.')
+    check_split(split)
     folder = osp.join(data_root, split)
     if not osp.isfile(osp.join(data_root, _MARKER)):
         raise FileNotFoundError(f'data_root={data_root!r} is not a prepared digit clip folder '
@@ -242,3 +213,9 @@ def load_split(data_root: str, split: str) -> tuple[np.ndarray, list[dict]]:
     with open(osp.join(folder, 'annotations.json')) as f:
         annotations = json.load(f)['clips']
     return clips, annotations
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """``python -m mmbackbones.demos.datasets clips [DATA_ROOT] [--SETTING VALUE ...]``, every
+    setting of :data:`SETTINGS`."""
+    return SETTINGS.main(prepare_digit_clips, argv, prog)

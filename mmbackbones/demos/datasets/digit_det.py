@@ -10,7 +10,8 @@ from typing import Optional
 from mmdet.datasets import CocoDataset
 
 from ...registry import DATASETS
-from .digit_canvas import CLASSES, SPLITS, prepare_digit_canvas
+from .digit_canvas import prepare_digit_canvas
+from .metainfo import DIGIT_METAINFO, check_dataset_args
 
 
 @DATASETS.register_module()
@@ -32,24 +33,15 @@ class DigitCanvasDataset(CocoDataset):
         (500, ('0', '1', '2'))
     """
 
-    METAINFO = dict(
-        classes=CLASSES,
-        # matplotlib's tab10, RGB
-        palette=[(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
-                 (23, 190, 207)])
+    METAINFO = DIGIT_METAINFO
 
     # tools/train.py does not require data_root to exist: this class writes it.
     prepares_data_root = True
 
     def __init__(self, data_root: str = 'data/digit_det', split: str = 'train',
                  generator: Optional[dict] = None, **kwargs) -> None:
-        if split not in SPLITS:
-            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-        for key in ('ann_file', 'data_prefix', 'metainfo'):
-            if key in kwargs:
-                raise TypeError(f'DigitCanvasDataset sets {key} itself; got '
-                                f'{key}={kwargs[key]!r}.')
+        check_dataset_args('DigitCanvasDataset', split, kwargs,
+                           ('ann_file', 'data_prefix', 'metainfo'))
         prepare_digit_canvas(data_root, **(generator or {}))
         super().__init__(data_root=data_root, ann_file=f'annotations/{split}.json',
                          data_prefix=dict(img=f'images/{split}/'), **kwargs)

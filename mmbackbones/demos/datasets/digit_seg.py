@@ -10,7 +10,8 @@ from typing import Optional
 from mmseg.datasets import BaseSegDataset
 
 from ...registry import DATASETS
-from .digit_canvas import CLASSES, SPLITS, prepare_digit_canvas
+from .digit_canvas import prepare_digit_canvas
+from .metainfo import DIGIT_SEG_METAINFO, check_dataset_args
 
 
 @DATASETS.register_module()
@@ -20,13 +21,8 @@ class DigitCanvasSegDataset(BaseSegDataset):
     :class:`~mmbackbones.demos.datasets.digit_det.DigitCanvasDataset`; the masks are written
     into the folder on first use (3,000 train and 500 val images with the default settings).
 
-    Args:
-        data_root: Folder of the prepared canvases (created, or given masks, when needed).
-        split: ``'train'`` or ``'val'``.
-        generator: Settings of :func:`~mmbackbones.demos.datasets.digit_canvas.prepare_digit_canvas`
-            (``seed``, ``num_train``, ...); a folder prepared with other settings is an error.
-        **kwargs: Passed to mmseg's ``BaseSegDataset`` (``pipeline``, ``indices``,
-            ``test_mode``, ...).
+    Args: those of ``DigitCanvasDataset`` (a ``data_root`` without masks is given them), but
+    ``**kwargs`` go to mmseg's ``BaseSegDataset`` (``pipeline``, ``indices``, ``test_mode``, ...).
 
     Example:
         >>> ds = DigitCanvasSegDataset('data/digit_det', split='val')
@@ -34,25 +30,16 @@ class DigitCanvasSegDataset(BaseSegDataset):
         (500, ('background', '0', '1'))
     """
 
-    METAINFO = dict(
-        classes=('background',) + CLASSES,
-        # black background, then matplotlib's tab10 (RGB) for the digits
-        palette=[(0, 0, 0), (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
-                 (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
-                 (188, 189, 34), (23, 190, 207)])
+    METAINFO = DIGIT_SEG_METAINFO
 
     # tools/train.py does not require data_root to exist: this class writes it.
     prepares_data_root = True
 
     def __init__(self, data_root: str = 'data/digit_det', split: str = 'train',
                  generator: Optional[dict] = None, **kwargs) -> None:
-        if split not in SPLITS:
-            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-        for key in ('ann_file', 'data_prefix', 'metainfo', 'img_suffix', 'seg_map_suffix',
-                    'reduce_zero_label'):
-            if key in kwargs:
-                raise TypeError(f'DigitCanvasSegDataset sets {key} itself; got '
-                                f'{key}={kwargs[key]!r}.')
+        check_dataset_args('DigitCanvasSegDataset', split, kwargs,
+                           ('ann_file', 'data_prefix', 'metainfo', 'img_suffix',
+                            'seg_map_suffix', 'reduce_zero_label'))
         prepare_digit_canvas(data_root, masks=True, **(generator or {}))
         super().__init__(data_root=data_root, img_suffix='.png', seg_map_suffix='.png',
                          data_prefix=dict(img_path=f'images/{split}',

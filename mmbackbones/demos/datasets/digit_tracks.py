@@ -38,11 +38,10 @@ temporary sibling renamed into place (:func:`~._folder.build_folder_atomically`)
 
 Command line (the datasets prepare themselves on first use)::
 
-    python -m mmbackbones.demos.datasets.digit_tracks data/digit_tracks
+    python -m mmbackbones.demos.datasets tracks data/digit_tracks
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import os.path as osp
@@ -51,28 +50,33 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
+from . import settings as rules
 from ._folder import prepare_folder
-from .digit_canvas import CLASSES, GAP, _blend, _check_range, _clutter_patch, _ink_patch
+from .digit_canvas import GAP, _blend, _clutter_patch, _ink_patch
 from .digit_canvas import source_digits as _source_digits
+from .metainfo import SPLITS, check_split, coco_categories
 
-SPLITS = ('train', 'val')
 #: A digit is annotated in a frame when at least this fraction of its ink is visible.
 MIN_VISIBILITY = 0.25
 _MARKER = 'digit_tracks.json'
-_VERSION = 1
 
-DEFAULTS = dict(
-    seed=0,
-    num_train=1920,
-    num_val=12,
-    seq_len=24,
-    frame_size=96,
-    digits_per_video=(2, 5),
-    digit_size=(16, 28),
-    speed=(0.8, 3.0),
-    pass_fraction=0.6,
-    val_fraction=0.2,
+#: The generator settings: default, rule and meaning of each.
+SETTINGS = rules.GeneratorSettings(
+    'generator', version=1,
+    **rules.seed_and_counts('videos', num_train=1920, num_val=12),
+    seq_len=rules.Setting(24, rules.Count(2), 'frames per video'),
+    frame_size=rules.Setting(96, rules.FrameSide(fit=2, margin=2 * GAP),
+                             'side of the square frames in pixels'),
+    digits_per_video=rules.Setting((2, 5), rules.Span(2),
+                                   '(min, max) digits (tracks) per video'),
+    digit_size=rules.digit_size_setting((16, 28)),
+    speed=rules.speed_setting((0.8, 3.0)),
+    pass_fraction=rules.Setting(0.6, rules.Fraction(closed=True),
+                                'chance that a digit (other than the first two) enters or '
+                                'leaves the frame instead of bouncing inside it'),
+    val_fraction=rules.VAL_FRACTION,
 )
+DEFAULTS = SETTINGS.defaults
 
 
 @dataclass
@@ -110,44 +114,27 @@ def generate(split: str, num_videos: int, seed: int = DEFAULTS['seed'],
     Args:
         split: ``'train'`` or ``'val'``; each uses only its own digit samples.
         num_videos: How many videos.
-        seed: Video ``i`` depends only on ``(seed, split, i)``.
-        seq_len: Frames per video.
-        frame_size: Side of the square frames in pixels.
-        digits_per_video: ``(min, max)`` digits (tracks) per video.
-        digit_size: ``(min, max)`` height in pixels of an upscaled 8 x 8 digit.
-        speed: ``(min, max)`` speed in pixels per frame.
-        pass_fraction: Chance that a digit (other than the first two) enters or leaves the
-            frame instead of bouncing inside it.
-        val_fraction: Fraction of the samples (the last indices) reserved for ``'val'``.
         sources: The result of :func:`~.digit_canvas.source_digits`, to share it between calls.
+        seed, seq_len, frame_size, digits_per_video, digit_size, speed, pass_fraction,
+            val_fraction: The generator settings (:data:`SETTINGS`).
 
     Example:
         >>> video = next(generate('val', 1))
         >>> video.frames.shape, video.gt.shape[1], int(video.gt[:, 1].max()) == len(video.labels)
         ((24, 96, 96), 8, True)
     """
-    if split not in SPLITS:
-        raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-    if not isinstance(num_videos, int) or num_videos < 0:
-        raise ValueError(f'num_videos={num_videos!r} must be a non-negative int.')
-    if not isinstance(seq_len, int) or seq_len < 2:
-        raise ValueError(f'seq_len={seq_len!r} must be an int >= 2.')
-    lo, hi = _check_range('digits_per_video', tuple(digits_per_video), 2)
-    smin, smax = _check_range('digit_size', tuple(digit_size), 8)
-    if not isinstance(frame_size, int) or frame_size < 2 * smax + 2 * GAP:
-        raise ValueError(f'frame_size={frame_size!r} must be an int of at least twice the '
-                         f'largest digit_size plus {2 * GAP} ({2 * smax + 2 * GAP}).')
-    if (len(speed) != 2 or not 0 < speed[0] <= speed[1]
-            or not all(isinstance(v, (int, float)) for v in speed)):
-        raise ValueError(f'speed={speed!r} must be (min, max) pixels per frame, 0 < min <= max.')
-    if not 0.0 <= pass_fraction <= 1.0:
-        raise ValueError(f'pass_fraction={pass_fraction!r} must be in [0, 1].')
+    check_split(split)
+    rules.Count(0).check('num_videos', num_videos)
+    SETTINGS.check(dict(seed=seed, seq_len=seq_len, frame_size=frame_size,
+                        digits_per_video=digits_per_video, digit_size=digit_size, speed=speed,
+                        pass_fraction=pass_fraction, val_fraction=val_fraction))
     if sources is None:
         sources = _source_digits(val_fraction)
     for i in range(num_videos):
         rng = np.random.default_rng((seed, SPLITS.index(split), i, 7))
-        yield _render_video(rng, sources, sources[split], seq_len, frame_size, (lo, hi),
-                            (smin, smax), (float(speed[0]), float(speed[1])), pass_fraction)
+        yield _render_video(rng, sources, sources[split], seq_len, frame_size,
+                            tuple(digits_per_video), tuple(digit_size),
+                            (float(speed[0]), float(speed[1])), pass_fraction)
 
 
 def _fold(u: np.ndarray, length) -> np.ndarray:
@@ -316,9 +303,8 @@ def _write_sequence(seq_dir: str, name: str, video: Video) -> None:
 def _coco_video(split: str, videos: list[tuple[str, np.ndarray]], seq_len: int,
                 size: int) -> dict:
     coco = dict(info=dict(description=f'digit tracks ({split}): moving scikit-learn handwritten '
-                          'digits', version=_VERSION),
-                videos=[], images=[], annotations=[],
-                categories=[dict(id=d + 1, name=name) for d, name in enumerate(CLASSES)])
+                          'digits', version=SETTINGS.version),
+                videos=[], images=[], annotations=[], categories=coco_categories())
     instance_base = 0
     for v, (name, gt) in enumerate(videos):
         coco['videos'].append(dict(id=v, name=name))
@@ -336,35 +322,15 @@ def _coco_video(split: str, videos: list[tuple[str, np.ndarray]], seq_len: int,
     return coco
 
 
-def _settings(kwargs: dict) -> dict:
-    unknown = set(kwargs) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f'unknown generator settings {sorted(unknown)}; allowed: '
-                        f'{sorted(DEFAULTS)}.')
-    settings = dict(DEFAULTS, **kwargs)
-    for key in ('digits_per_video', 'digit_size', 'speed'):
-        settings[key] = list(settings[key])
-    for key in ('num_train', 'num_val'):
-        if not isinstance(settings[key], int) or settings[key] < 1:
-            raise ValueError(f'{key}={settings[key]!r} must be a positive int.')
-    return dict(settings, version=_VERSION)
-
-
-def _gen_args(settings: dict) -> dict:
-    args = {k: settings[k] for k in DEFAULTS if k not in ('num_train', 'num_val')}
-    return dict(args, digits_per_video=tuple(args['digits_per_video']),
-                digit_size=tuple(args['digit_size']), speed=tuple(args['speed']))
-
-
 def prepare_digit_tracks(data_root: str = 'data/digit_tracks', **settings) -> str:
     """Write the digit tracking videos under ``data_root`` unless they are already there.
 
     Args:
         data_root: Folder of the sequences and annotations.
-        **settings: Generator settings, defaults in :data:`DEFAULTS` (``seed``, ``num_train``,
-            ``num_val``, ``seq_len``, ``frame_size``, ``digits_per_video``, ``digit_size``,
-            ``speed``, ``pass_fraction``, ``val_fraction``). A folder prepared with other
-            settings is an error.
+        **settings: Generator settings (:data:`SETTINGS`: ``seed``, ``num_train``, ``num_val``,
+            ``seq_len``, ``frame_size``, ``digits_per_video``, ``digit_size``, ``speed``,
+            ``pass_fraction``, ``val_fraction``). A folder prepared with other settings is an
+            error.
 
     Returns:
         ``data_root``.
@@ -374,7 +340,7 @@ def prepare_digit_tracks(data_root: str = 'data/digit_tracks', **settings) -> st
         >>> sorted(os.listdir(root)), os.listdir(f'{root}/val')
         (['annotations', 'digit_tracks.json', 'train', 'val'], ['seq-0000'])
     """
-    settings = _settings(settings)
+    settings = SETTINGS.resolve(settings)
 
     def write(tmp: str) -> None:
         sources = _source_digits(settings['val_fraction'])
@@ -384,7 +350,7 @@ def prepare_digit_tracks(data_root: str = 'data/digit_tracks', **settings) -> st
             names = sequence_names(split, num)
             gts = []
             for name, video in zip(names, generate(split, num, sources=sources,
-                                                   **_gen_args(settings))):
+                                                   **SETTINGS.generate_args(settings))):
                 _write_sequence(osp.join(tmp, split, name), name, video)
                 gts.append((name, video.gt))
             with open(osp.join(tmp, 'annotations', f'{split}.json'), 'w') as f:
@@ -396,20 +362,7 @@ def prepare_digit_tracks(data_root: str = 'data/digit_tracks', **settings) -> st
     return data_root
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Write the digit tracking videos ahead of training."""
-    parser = argparse.ArgumentParser(description='Write the digit tracking videos.')
-    parser.add_argument('data_root', nargs='?', default='data/digit_tracks')
-    parser.add_argument('--seed', type=int, default=DEFAULTS['seed'])
-    parser.add_argument('--num-train', type=int, default=DEFAULTS['num_train'])
-    parser.add_argument('--num-val', type=int, default=DEFAULTS['num_val'])
-    args = parser.parse_args(argv)
-    root = prepare_digit_tracks(args.data_root, seed=args.seed, num_train=args.num_train,
-                                num_val=args.num_val)
-    print(f'{root}: {args.num_train} train / {args.num_val} val videos of '
-          f'{DEFAULTS["seq_len"]} frames')
-    return 0
-
-
-if __name__ == '__main__':
-    raise SystemExit(main())
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """``python -m mmbackbones.demos.datasets tracks [DATA_ROOT] [--SETTING VALUE ...]``, every
+    setting of :data:`SETTINGS`."""
+    return SETTINGS.main(prepare_digit_tracks, argv, prog)

@@ -15,8 +15,9 @@ from mmpretrain.datasets import CustomDataset
 
 from ...registry import DATASETS
 from ._folder import prepare_folder
+from .metainfo import SPLITS, check_dataset_args
+from .settings import Count, Fraction
 
-SPLITS = ('train', 'val')
 _MARKER = 'digits.json'
 
 
@@ -40,8 +41,8 @@ def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> 
         >>> sorted(os.listdir(root))
         ['digits.json', 'train', 'val']
     """
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f'val_fraction={val_fraction!r} must be in (0, 1).')
+    Fraction().check('val_fraction', val_fraction)
+    Count(0).check('seed', seed)
     settings = dict(val_fraction=val_fraction, seed=seed)
 
     def write(tmp: str) -> dict:
@@ -90,10 +91,7 @@ class DigitsDataset(CustomDataset):
 
     def __init__(self, data_root: str = 'data/digits', split: str = 'train',
                  val_fraction: float = 0.2, seed: int = 0, **kwargs) -> None:
-        if split not in SPLITS:
-            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-        for key in ('data_prefix', 'ann_file', 'with_label'):
-            if key in kwargs:
-                raise TypeError(f'DigitsDataset sets {key} itself; got {key}={kwargs[key]!r}.')
+        check_dataset_args('DigitsDataset', split, kwargs,
+                           ('data_prefix', 'ann_file', 'with_label'))
         prepare_digits(data_root, val_fraction=val_fraction, seed=seed)
         super().__init__(data_root=data_root, data_prefix=split, **kwargs)

@@ -24,8 +24,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.structures import InstanceData
 
 from ...registry import DATASETS
-from ..datasets.digit_canvas import CLASSES
-from ..datasets.digit_tracks import SPLITS, prepare_digit_tracks
+from ..datasets.digit_tracks import prepare_digit_tracks
+from ..datasets.metainfo import DIGIT_METAINFO, check_dataset_args
+from ..datasets.settings import Count, Fraction
 
 
 @DATASETS.register_module()
@@ -55,11 +56,7 @@ class DigitTrackClipDataset(BaseDataset):
         ((4, 3, 96, 96), 4)
     """
 
-    METAINFO = dict(
-        classes=CLASSES,
-        palette=[(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34),
-                 (23, 190, 207)])
+    METAINFO = DIGIT_METAINFO
     # tools/train.py does not require data_root to exist: this class writes it.
     prepares_data_root = True
 
@@ -67,22 +64,15 @@ class DigitTrackClipDataset(BaseDataset):
                  clip_len: int = 4, clip_stride: Optional[int] = None, reverse_prob: float = 0.0,
                  generator: Optional[dict] = None, indices=None, test_mode: bool = False,
                  **kwargs) -> None:
-        if split not in SPLITS:
-            raise ValueError(f'split={split!r} is not one of {SPLITS}.')
-        if not isinstance(clip_len, int) or clip_len < 1:
-            raise ValueError(f'clip_len={clip_len!r} must be a positive int.')
+        check_dataset_args('DigitTrackClipDataset', split, kwargs,
+                           ('ann_file', 'data_prefix', 'metainfo', 'pipeline'))
+        Count().check('clip_len', clip_len)
         clip_stride = clip_len if clip_stride is None else clip_stride
-        if not isinstance(clip_stride, int) or clip_stride < 1:
-            raise ValueError(f'clip_stride={clip_stride!r} must be a positive int.')
+        Count().check('clip_stride', clip_stride)
         if test_mode and clip_stride != clip_len:
             raise ValueError(f'test_mode needs clips that tile the videos: clip_stride='
                              f'{clip_stride!r} must equal clip_len={clip_len!r}.')
-        if not 0.0 <= reverse_prob <= 1.0:
-            raise ValueError(f'reverse_prob={reverse_prob!r} must be in [0, 1].')
-        for key in ('ann_file', 'data_prefix', 'metainfo', 'pipeline'):
-            if key in kwargs:
-                raise TypeError(f'DigitTrackClipDataset sets {key} itself; got '
-                                f'{key}={kwargs[key]!r}.')
+        Fraction(closed=True).check('reverse_prob', reverse_prob)
         self.split = split
         self.clip_len = clip_len
         self.clip_stride = clip_stride
