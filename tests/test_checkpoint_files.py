@@ -177,3 +177,25 @@ def test_the_same_error_for_a_3d_checkpoint_that_does_not_fit_keeps_the_report(t
     with pytest.raises(CheckpointMismatchError, match=r'(?s)shape mismatch.*min_match=50%') as info:
         load_pretrained(ResNet3d(depth=18, base_channels=16), path)
     assert 'is a 2D checkpoint' not in str(info.value)
+
+
+def test_our_loader_inside_training_checkpoint_globals_keeps_the_outer_allow_list(tmp_path):
+    """torch's ``safe_globals`` context removes all its entries on exit; ours nests: an
+    ``init_cfg`` loader run inside ``training_checkpoint_globals`` (tools/train.py) leaves the
+    training checkpoint types allowed for the next load of the same run."""
+    from mmengine.logging import HistoryBuffer
+
+    from mmbackbones.checkpoint import read_state_dict
+    from mmbackbones.engine import training_checkpoint_globals
+    path = str(tmp_path / 'epoch_1.pth')
+    buffer = HistoryBuffer()
+    buffer.update(1.0)
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'message_hub': {'loss': buffer}}, path)
+    before = set(torch.serialization.get_safe_globals())
+    with training_checkpoint_globals():
+        assert set(read_state_dict(path)) == {'w'}  # our loader, nested
+        loaded = torch.load(path, weights_only=True)  # the outer block's list still holds
+        assert loaded['message_hub']['loss'].current() == 1.0
+    assert set(torch.serialization.get_safe_globals()) == before
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)

@@ -29,7 +29,7 @@ from .inflate import (
     inflate_state_dict,
     inflate_weight,
 )
-from .io import extract_state_dict, load_file, read_state_dict, safe_globals
+from .io import allow_safe_globals, extract_state_dict, load_file, read_state_dict, safe_globals
 from .layouts import LAYOUTS, Layout
 from .loader import LoadReport, load_pretrained, load_state_dict_report
 
@@ -38,5 +38,5 @@ __all__ = [
     'ChecksumError', 'InflateInit', 'InflateReport', 'LAYOUTS', 'Layout', 'LoadReport',
     'UnsafeCheckpointError', 'extract_state_dict', 'inflate_pretrained', 'inflate_state_dict',
     'inflate_weight', 'load_file', 'load_pretrained', 'load_state_dict_report',
-    'match_checkpoint', 'read_state_dict', 'safe_globals', 'save_atomic'
+    'allow_safe_globals', 'match_checkpoint', 'read_state_dict', 'safe_globals', 'save_atomic'
 ]

@@ -15,6 +15,7 @@ one :class:`CheckpointFileError` naming the file and what is wrong; a missing fi
 from __future__ import annotations
 
 import collections
+import contextlib
 import io
 import os.path as osp
 import pickle
@@ -61,6 +62,27 @@ def safe_globals() -> list:
     except ImportError:  # pragma: no cover
         pass
     return found
+
+
+@contextlib.contextmanager
+def allow_safe_globals():
+    """Let ``torch.load(weights_only=True)`` rebuild :func:`safe_globals` in this block.
+
+    Unlike ``torch.serialization.safe_globals``, whose exit removes every entry it was given,
+    this adds only the entries not allowed already and removes only those on exit, so it nests:
+    a load inside another block that allows them (``training_checkpoint_globals`` around a
+    training run, whose ``init_cfg`` loaders read checkpoints too) leaves that block's list
+    intact.
+    """
+    allowed = torch.serialization.get_safe_globals()
+    added = [g for g in safe_globals() if g not in allowed]
+    torch.serialization.add_safe_globals(added)
+    try:
+        yield
+    finally:
+        remaining = [g for g in torch.serialization.get_safe_globals() if g not in added]
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(remaining)
 
 
 def _history_buffer_getattr(obj, name: str):
@@ -157,7 +179,7 @@ def _load_torch(path: str, head: bytes):
             f'{path} is not a PyTorch checkpoint: it starts with {head[:16]!r} (a text or HTML '
             'page instead of the file?). Expected a torch.save() file, .safetensors or .pkl.')
     try:
-        with torch.serialization.safe_globals(safe_globals()):
+        with allow_safe_globals():
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         # torch wraps the reader's complaint: '... WeightsUnpickler error: Unsupported global: ...'

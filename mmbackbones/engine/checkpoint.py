@@ -14,7 +14,8 @@
   (``HistoryBuffer``) and numpy values that mmengine stores in every training checkpoint.
   :func:`training_checkpoint_globals` allows exactly those types (the allow-list
   :func:`mmbackbones.checkpoint.safe_globals`) for the duration of a ``with`` block, instead of
-  switching unsafe loading on.
+  switching unsafe loading on; our own loaders inside the block (an ``init_cfg`` that reads a
+  checkpoint) leave its list in place.
 """
 from __future__ import annotations
 
@@ -24,10 +25,9 @@ import os.path as osp
 from pathlib import Path
 from typing import Iterator, Union
 
-import torch
 from mmengine.fileio import LocalBackend, register_backend
 
-from ..checkpoint import safe_globals
+from ..checkpoint import allow_safe_globals
 from ..utils.fileio import remove_stale_temp_files, write_bytes_atomic
 
 
@@ -61,5 +61,5 @@ def training_checkpoint_globals() -> Iterator[None]:
         >>> with training_checkpoint_globals():
         ...     runner.train()  # resume=True loads epoch_N.pth with weights_only=True
     """
-    with torch.serialization.safe_globals(safe_globals()):
+    with allow_safe_globals():  # nests: our loaders inside the block keep its list
         yield
