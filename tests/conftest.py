@@ -609,3 +609,24 @@ def _compile_cache(tmp_path_factory):
         os.environ.pop('MMBACKBONES_COMPILE_CACHE', None)
     else:
         os.environ['MMBACKBONES_COMPILE_CACHE'] = previous
+
+
+def torus_shift(a, b) -> tuple[int, int]:
+    """The shift ``(dx, dy)`` on the torus (``y`` down) that best maps frame ``a`` onto frame
+    ``b`` (numpy arrays): the peak of their circular cross-correlation."""
+    import numpy as np
+    fa, fb = np.fft.fft2(a - a.mean()), np.fft.fft2(b - b.mean())
+    corr = np.real(np.fft.ifft2(np.conj(fa) * fb))
+    dy, dx = np.unravel_index(np.argmax(corr), corr.shape)
+    size = a.shape[0]
+    return ((dx + size // 2) % size - size // 2, (dy + size // 2) % size - size // 2)
+
+
+def clip_motion(frames) -> tuple[float, float]:
+    """The path ``(dx, dy)`` of what moves in a clip (``T x H x W`` numpy array) over a static
+    scene: the sum of the frame-to-frame torus shifts with the per-pixel median (the scene)
+    removed."""
+    import numpy as np
+    moving = frames.astype(np.float32) - np.median(frames.astype(np.float32), axis=0)
+    return tuple(float(v) for v in np.sum([torus_shift(moving[t], moving[t + 1])
+                                           for t in range(len(moving) - 1)], 0))

@@ -1,6 +1,7 @@
 """The moving-digit clips: deterministic files, labels that follow the motion in the pixels, a
-frame position that says nothing about the class, atomic folders and clear errors; and the
-settings every generator (canvases, clips, tracks) checks by the same rules."""
+frame position that says nothing about the class; atomic folders and clear errors of both clip
+sets (directions, which digit moves which way: tests/test_digit_moves_clips.py); and the
+settings every generator (canvases, clips, moves, tracks) checks by the same rules."""
 from __future__ import annotations
 
 import filecmp
@@ -14,8 +15,10 @@ import pytest
 from mmbackbones.demos.datasets import (
     digit_canvas,
     digit_clips,
+    digit_moves,
     digit_tracks,
     prepare_digit_canvas,
+    prepare_digit_moves,
     prepare_digit_tracks,
 )
 from mmbackbones.demos.datasets.digit_clips import (
@@ -25,26 +28,16 @@ from mmbackbones.demos.datasets.digit_clips import (
     prepare_digit_clips,
 )
 
+from conftest import clip_motion
+
 SMALL = dict(num_train=24, num_val=16)
-
-
-def _shift(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
-    """The torus shift ``(dx, dy)`` that best maps frame ``a`` onto frame ``b``."""
-    fa, fb = np.fft.fft2(a - a.mean()), np.fft.fft2(b - b.mean())
-    corr = np.real(np.fft.ifft2(np.conj(fa) * fb))
-    dy, dx = np.unravel_index(np.argmax(corr), corr.shape)
-    size = a.shape[0]
-    return ((dx + size // 2) % size - size // 2, (dy + size // 2) % size - size // 2)
 
 
 def test_labels_follow_the_motion_in_the_pixels():
     clips = list(generate('val', 48))
     assert {c.label for c in clips} == set(range(len(CLASSES)))
     for clip in clips:
-        frames = clip.frames.astype(np.float32)
-        moving = frames - np.median(frames, axis=0)  # the static scene removed
-        # frame to frame (the whole clip's path can exceed half the torus)
-        dx, dy = np.sum([_shift(moving[t], moving[t + 1]) for t in range(len(moving) - 1)], 0)
+        dx, dy = clip_motion(clip.frames)
         angle = math.degrees(math.atan2(-dy, dx)) % 360  # image y points down
         error = min(abs(angle - 45 * clip.label), 360 - abs(angle - 45 * clip.label))
         assert error < 22.5, (CLASSES[clip.label], dx, dy, angle)
@@ -70,38 +63,52 @@ def test_splits_use_disjoint_digit_samples():
     assert train and val and not train & val
 
 
-def test_same_seed_same_files_other_seed_other_clips(tmp_path):
-    a = prepare_digit_clips(str(tmp_path / 'a'), **SMALL)
-    b = prepare_digit_clips(str(tmp_path / 'b'), **SMALL)
-    c = prepare_digit_clips(str(tmp_path / 'c'), seed=1, **SMALL)
+#: The clip sets: generator module, prepare function, what their folder is called in messages.
+CLIP_SETS = {'clips': (digit_clips, prepare_digit_clips, 'digit clip'),
+             'moves': (digit_moves, prepare_digit_moves, 'digit moves')}
+
+
+@pytest.mark.parametrize('clip_set', sorted(CLIP_SETS))
+def test_same_seed_same_files_other_seed_other_clips(tmp_path, clip_set):
+    module, prepare, _ = CLIP_SETS[clip_set]
+    a = prepare(str(tmp_path / 'a'), **SMALL)
+    b = prepare(str(tmp_path / 'b'), **SMALL)
+    c = prepare(str(tmp_path / 'c'), seed=1, **SMALL)
     for split in ('train', 'val'):
         for name in ('clips.npy', 'annotations.json'):
             assert filecmp.cmp(os.path.join(a, split, name), os.path.join(b, split, name),
                                shallow=False)
         assert not filecmp.cmp(os.path.join(a, split, 'clips.npy'),
                                os.path.join(c, split, 'clips.npy'), shallow=False)
-    clips, annotations = load_split(a, 'val')
+    clips, annotations = module.load_split(a, 'val')
     assert clips.shape == (16, 8, 32, 32) and clips.dtype == np.uint8
+    assert len(annotations) == 16
+    assert prepare(a, **SMALL) == a  # prepared: nothing rewritten
+
+
+def test_direction_names_follow_the_labels(tmp_path):
+    _, annotations = load_split(prepare_digit_clips(str(tmp_path / 'a'), **SMALL), 'val')
     assert [x['direction'] for x in annotations] == [CLASSES[x['label']] for x in annotations]
-    assert prepare_digit_clips(a, **SMALL) == a  # prepared: nothing rewritten
 
 
-def test_no_half_written_folder_after_a_crash(tmp_path, monkeypatch):
+@pytest.mark.parametrize('clip_set', sorted(CLIP_SETS))
+def test_no_half_written_folder_after_a_crash(tmp_path, monkeypatch, clip_set):
+    module, prepare, _ = CLIP_SETS[clip_set]
     root = tmp_path / 'clips'
-    real = digit_clips._write_split
+    real = digit_clips.write_clip_split  # what every clip set writes its splits with
 
     def crash(folder, split, *args):
         real(folder, split, *args)
         if split == 'val':
             raise KeyboardInterrupt  # killed after writing both splits, before the marker
 
-    monkeypatch.setattr(digit_clips, '_write_split', crash)
+    monkeypatch.setattr(digit_clips, 'write_clip_split', crash)
     with pytest.raises(KeyboardInterrupt):
-        prepare_digit_clips(str(root), **SMALL)
+        prepare(str(root), **SMALL)
     assert os.listdir(tmp_path) == []  # neither the folder nor its temporary sibling
-    monkeypatch.setattr(digit_clips, '_write_split', real)
-    prepare_digit_clips(str(root), **SMALL)
-    assert sorted(os.listdir(root)) == ['digit_clips.json', 'train', 'val']
+    monkeypatch.setattr(digit_clips, 'write_clip_split', real)
+    prepare(str(root), **SMALL)
+    assert sorted(os.listdir(root)) == sorted([module._MARKER, 'train', 'val'])
 
 
 @pytest.mark.parametrize('kwargs, error, match', [
@@ -117,25 +124,30 @@ def test_bad_settings_are_clear_errors(tmp_path, kwargs, error, match):
     assert not (tmp_path / 'x').exists()
 
 
-def test_folders_that_are_not_ours_are_refused(tmp_path):
-    prepare_digit_clips(str(tmp_path / 'a'), **SMALL)
-    with pytest.raises(ValueError, match=r"holds digit clips prepared with .*'seed': 0"):
-        prepare_digit_clips(str(tmp_path / 'a'), seed=3, **SMALL)
+@pytest.mark.parametrize('clip_set', sorted(CLIP_SETS))
+def test_folders_that_are_not_ours_are_refused(tmp_path, clip_set):
+    module, prepare, kind = CLIP_SETS[clip_set]
+    prepare(str(tmp_path / 'a'), **SMALL)
+    with pytest.raises(ValueError, match=r"holds digit (clips|moves) prepared with .*'seed': 0"):
+        prepare(str(tmp_path / 'a'), seed=3, **SMALL)
     (tmp_path / 'b').mkdir()
     (tmp_path / 'b' / 'mine.txt').write_text('keep')
-    with pytest.raises(FileExistsError, match='is not a digit clip folder'):
-        prepare_digit_clips(str(tmp_path / 'b'), **SMALL)
+    with pytest.raises(FileExistsError, match=f'is not a {kind} folder'):
+        prepare(str(tmp_path / 'b'), **SMALL)
     assert (tmp_path / 'b' / 'mine.txt').read_text() == 'keep'
-    with pytest.raises(FileNotFoundError, match='not a prepared digit clip folder'):
-        load_split(str(tmp_path / 'b'), 'val')
+    with pytest.raises(FileNotFoundError,
+                       match=rf'not a prepared {kind} folder \(no {module._MARKER}\); prepare it '
+                             rf'with {prepare.__name__}\(\)'):
+        module.load_split(str(tmp_path / 'b'), 'val')
     with pytest.raises(ValueError, match="split='test' is not one of"):
-        load_split(str(tmp_path / 'a'), 'test')
+        module.load_split(str(tmp_path / 'a'), 'test')
 
 
 # ------------------------------------------------------------------ the settings of every generator
-GENERATORS = {'canvas': digit_canvas, 'clips': digit_clips, 'tracks': digit_tracks}
+GENERATORS = {'canvas': digit_canvas, 'clips': digit_clips, 'moves': digit_moves,
+              'tracks': digit_tracks}
 PREPARE = {'canvas': prepare_digit_canvas, 'clips': prepare_digit_clips,
-           'tracks': prepare_digit_tracks}
+           'moves': prepare_digit_moves, 'tracks': prepare_digit_tracks}
 #: A bad value of a setting that generators share, and the error every one of them raises.
 BAD_SETTINGS = [
     ('num_train', True, TypeError, 'num_train=True must be a positive int (a bool is not an int).'),
@@ -193,6 +205,7 @@ def test_every_generator_refuses_a_bad_setting_the_same_way(tmp_path, generator,
 @pytest.mark.parametrize('generator, name, minimum, room', [
     ('canvas', 'canvas_size', 44, 'the largest digit_size + 4'),
     ('clips', 'frame_size', 18, 'the largest digit_size + 4'),
+    ('moves', 'frame_size', 32, 'the largest digit_size + 4'),
     ('tracks', 'frame_size', 60, 'twice the largest digit_size + 4'),
 ])
 def test_frames_leave_room_for_the_largest_digit(generator, name, minimum, room):

@@ -129,3 +129,36 @@ def test_inflate_init_through_mmengine_initialize(tmp_path):
     model = MODELS.build(dict(type='ResNet3d', depth=18, base_channels=16))
     initialize(model, dict(type='Inflate', checkpoint=path, method='center'))
     torch.testing.assert_close(model.conv1.weight[:, :, 1], two_d.conv1.weight)
+
+
+def test_mmaction2_inflates_our_torchvision_layout_copy_as_our_mean(tmp_path):
+    """tools/misc/torchvision_layout.py writes our 2D classifier checkpoint under torchvision's
+    names; mmaction2's ResNet3d (``pretrained2d=True``) inflates that copy into the same weights
+    and the same features as our ``Inflate`` with ``method='mean'`` from the original."""
+    from conftest import mmaction_resnet3d_module, tool, why_no_tier
+    reason = why_no_tier('mmaction')
+    if reason is not None:
+        pytest.skip(reason)
+    path, _ = _checkpoint(tmp_path, dict(type='ResNet', depth=18))
+    tv = str(tmp_path / 'torchvision.pth')
+    convert = tool('misc/torchvision_layout.py')
+    assert convert.main([path, str(tmp_path / 'r34.pth'), '--depth', '34']) == 2  # not a match
+    assert not (tmp_path / 'r34.pth').exists()
+    assert convert.main([path, tv]) == 0
+    torchvision_names = set(torch.load(tv))
+    assert 'layer1.0.downsample.0.weight' not in torchvision_names  # resnet18's first stage
+    assert {'conv1.weight', 'bn1.running_var', 'layer2.0.downsample.0.weight',
+            'layer4.1.bn2.bias'} <= torchvision_names
+    args = dict(depth=18, conv1_kernel=(3, 7, 7), out_indices=(0, 1, 2, 3),
+                inflate=((1, 0), (1, 0), (1, 0), (1, 0)))
+    theirs = mmaction_resnet3d_module().ResNet3d(pretrained=tv, pretrained2d=True, **args)
+    theirs.init_weights()
+    theirs.eval()  # mmaction2's ResNet3d.train() returns None: no chaining
+    ours = MODELS.build(dict(type='ResNet3d', **args,
+                             init_cfg=dict(type='Inflate', checkpoint=path, method='mean')))
+    ours.init_weights()
+    torch.testing.assert_close(ours.conv1.weight, theirs.conv1.conv.weight)
+    clip = torch.randn(1, 3, 8, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for a, b in zip(ours.eval()(clip), theirs(clip)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)

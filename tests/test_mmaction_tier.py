@@ -213,3 +213,73 @@ def test_digit_clip_job_learns_evaluates_and_reloads(tmp_path):
         # 4 clips, each 8 frames of 32 px drawn 3x with 2 px gaps, under a 14 px text line
         assert im.size == (3 * (8 * 32 + 7 * 2), 4 * (3 * 32 + 14))
     reload_reproduces(job, str(tmp_path / 'test'), ('acc/top1', 'acc/top5'), 5_000)
+
+
+# ------------------------------------------------------------------ which digit moves which way
+MOVES = osp.join(ROOT, 'configs', 'mmaction', 'digits', 'r3d-18_8xb16-8x32x32_digit-moves.py')
+
+
+def _small_digits_2d_checkpoint(path: str, steps: int = 120) -> str:
+    """A quarter-width 2D ResNet-18 trained ``steps`` steps of 64 on scikit-learn's digits as
+    the 2D digits job sees them (8 x 8 upscaled to 32 x 32, its grey levels, 3 channels), saved
+    as a classifier checkpoint (``backbone.*``): a small stand-in for that job's checkpoint."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from mmbackbones.demos.datasets.digit_canvas import source_digits
+    from mmbackbones.models import ResNet
+    sources = source_digits(split_seed=0)
+    train = sources['train']
+    images = torch.from_numpy(sources['images'][train] * 255.0)[:, None]
+    x = F.interpolate(images, size=(32, 32), mode='bilinear', align_corners=False)
+    x = ((x - 77.85) / 95.85).expand(-1, 3, -1, -1)
+    y = torch.from_numpy(sources['targets'][train])
+    torch.manual_seed(0)
+    backbone, fc = ResNet(depth=18, base_channels=16), torch.nn.Linear(128, 10)
+    optim = torch.optim.AdamW([*backbone.parameters(), *fc.parameters()], lr=2e-3)
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        idx = torch.from_numpy(rng.integers(0, len(y), 64))
+        loss = F.cross_entropy(fc(backbone(x[idx])[-1].mean((2, 3))), y[idx])
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    torch.save({'meta': {}, 'state_dict': {f'backbone.{k}': v
+                                           for k, v in backbone.state_dict().items()}}, path)
+    return path
+
+
+def _moves_losses(cfg, batches: list[dict], steps: int) -> list[float]:
+    from mmengine.optim import OptimWrapper
+    torch.manual_seed(0)  # the same head (and, from scratch, the same backbone) every time
+    model = _build(cfg)
+    model.init_weights()
+    model.train()
+    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01))
+    return [float(model.train_step(batches[i % len(batches)], optim)['loss_cls'])
+            for i in range(steps)]
+
+
+def test_inflated_start_learns_which_digit_moves_faster_than_scratch(tmp_path):
+    """The same few training steps on the digit-moves clips (quarter width): started from a 2D
+    digits checkpoint inflated with the shipped configs' method, the loss ends lower than from
+    scratch."""
+    from mmaction.structures import ActionDataSample
+
+    from mmbackbones.config import load_config
+    from mmbackbones.demos.datasets.digit_moves import generate
+    checkpoint = _small_digits_2d_checkpoint(str(tmp_path / 'digits_2d.pth'))
+    clips = list(generate('train', 96))
+    batches = [dict(inputs=[torch.from_numpy(c.frames)[None, None].expand(1, 3, -1, -1, -1)
+                            for c in clips[i:i + 16]],
+                    data_samples=[ActionDataSample().set_gt_label(c.label)
+                                  for c in clips[i:i + 16]])
+               for i in range(0, len(clips), 16)]
+    cfg = load_config(MOVES)
+    cfg.model.backbone.base_channels = 16
+    cfg.model.cls_head.update(in_channels=128, dropout_ratio=0.0)
+    scratch = _moves_losses(cfg, batches, steps=12)
+    cfg.model.backbone.init_cfg = dict(type='Inflate', method='center', checkpoint=checkpoint)
+    inflated = _moves_losses(cfg, batches, steps=12)
+    assert abs(scratch[0] - inflated[0]) < 0.5  # the same fresh head: both start near ln(40)
+    assert sum(inflated[-4:]) < sum(scratch[-4:]) - 4 * 0.2, (scratch, inflated)

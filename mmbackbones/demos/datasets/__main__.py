@@ -2,6 +2,7 @@
 
     python -m mmbackbones.demos.datasets canvas data/digit_det --masks
     python -m mmbackbones.demos.datasets clips data/digit_clips
+    python -m mmbackbones.demos.datasets moves data/digit_moves
     python -m mmbackbones.demos.datasets tracks data/digit_tracks --num-train 480
     python -m mmbackbones.demos.datasets tracks --help    # every setting, with its default
 
@@ -14,11 +15,12 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-from . import digit_canvas, digit_clips, digit_tracks
+from . import digit_canvas, digit_clips, digit_moves, digit_tracks
 
 PROG = 'python -m mmbackbones.demos.datasets'
 #: What each command writes, by its generator's ``main``.
-COMMANDS = {'canvas': digit_canvas.main, 'clips': digit_clips.main, 'tracks': digit_tracks.main}
+COMMANDS = {'canvas': digit_canvas.main, 'clips': digit_clips.main, 'moves': digit_moves.main,
+            'tracks': digit_tracks.main}
 USAGE = f'usage: {PROG} {{{",".join(COMMANDS)}}} [DATA_ROOT] [--SETTING VALUE ...]'
 
 

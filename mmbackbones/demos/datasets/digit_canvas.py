@@ -94,21 +94,36 @@ class Canvas:
         return lut[self.instances]
 
 
-def source_digits(val_fraction: float = DEFAULTS['val_fraction']) -> dict:
+def source_digits(val_fraction: float = DEFAULTS['val_fraction'],
+                  split_seed: Optional[int] = None) -> dict:
     """scikit-learn's digits as 0-1 grey images, with the sample indices of each split.
 
+    Args:
+        val_fraction: The fraction of the samples in ``val``.
+        split_seed: None: ``val`` is the last ``round(1797 * val_fraction)`` indices. An int:
+            the stratified split of the 2D digits job's dataset
+            (:func:`~mmbackbones.demos.datasets.digits.prepare_digits` with this ``seed`` and
+            ``val_fraction``): ``train`` holds exactly the samples that job trains on.
+
     Returns:
-        ``dict(images=(1797, 8, 8) float32, targets=(1797,) int, train=indices, val=indices)``;
-        ``val`` is the last ``round(1797 * val_fraction)`` indices.
+        ``dict(images=(1797, 8, 8) float32, targets=(1797,) int, train=indices, val=indices)``,
+        the indices sorted.
     """
     SETTINGS.check(dict(val_fraction=val_fraction))
     from sklearn.datasets import load_digits
     digits = load_digits()
     n = len(digits.images)
-    n_val = int(round(n * val_fraction))
+    if split_seed is None:
+        n_val = int(round(n * val_fraction))
+        train, val = np.arange(n - n_val), np.arange(n - n_val, n)
+    else:
+        rules.Count(0).check('split_seed', split_seed)
+        from sklearn.model_selection import train_test_split
+        train, val = (np.sort(idx) for idx in train_test_split(
+            np.arange(n), test_size=val_fraction, random_state=split_seed,
+            stratify=digits.target))
     return dict(images=(digits.images / 16.0).astype(np.float32),
-                targets=digits.target.astype(np.int64),
-                train=np.arange(n - n_val), val=np.arange(n - n_val, n))
+                targets=digits.target.astype(np.int64), train=train, val=val)
 
 
 def generate(split: str, num_images: int, seed: int = DEFAULTS['seed'],

@@ -11,11 +11,11 @@ from mmdet.datasets import CocoDataset
 
 from ...registry import DATASETS
 from .digit_canvas import prepare_digit_canvas
-from .metainfo import DIGIT_METAINFO, check_dataset_args
+from .metainfo import DIGIT_METAINFO, PreparesItsFolder
 
 
 @DATASETS.register_module()
-class DigitCanvasDataset(CocoDataset):
+class DigitCanvasDataset(PreparesItsFolder, CocoDataset):
     """Handwritten digits placed on 128 x 128 canvases, COCO boxes, 10 classes; written under
     ``data_root`` on first use (3,000 train and 500 val images with the default settings).
 
@@ -34,14 +34,11 @@ class DigitCanvasDataset(CocoDataset):
     """
 
     METAINFO = DIGIT_METAINFO
-
-    # tools/train.py does not require data_root to exist: this class writes it.
-    prepares_data_root = True
+    sets_itself = ('ann_file', 'data_prefix', 'metainfo')
 
     def __init__(self, data_root: str = 'data/digit_det', split: str = 'train',
                  generator: Optional[dict] = None, **kwargs) -> None:
-        check_dataset_args('DigitCanvasDataset', split, kwargs,
-                           ('ann_file', 'data_prefix', 'metainfo'))
-        prepare_digit_canvas(data_root, **(generator or {}))
+        self.check_and_prepare(prepare_digit_canvas, data_root, split, kwargs,
+                               **(generator or {}))
         super().__init__(data_root=data_root, ann_file=f'annotations/{split}.json',
                          data_prefix=dict(img=f'images/{split}/'), **kwargs)

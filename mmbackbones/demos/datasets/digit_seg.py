@@ -11,11 +11,11 @@ from mmseg.datasets import BaseSegDataset
 
 from ...registry import DATASETS
 from .digit_canvas import prepare_digit_canvas
-from .metainfo import DIGIT_SEG_METAINFO, check_dataset_args
+from .metainfo import DIGIT_SEG_METAINFO, PreparesItsFolder
 
 
 @DATASETS.register_module()
-class DigitCanvasSegDataset(BaseSegDataset):
+class DigitCanvasSegDataset(PreparesItsFolder, BaseSegDataset):
     """Handwritten digits on 128 x 128 canvases with a class per pixel: 0 background (clutter
     included), ``1 + d`` on the ink of digit ``d`` (11 classes). The same canvases as
     :class:`~mmbackbones.demos.datasets.digit_det.DigitCanvasDataset`; the masks are written
@@ -31,16 +31,13 @@ class DigitCanvasSegDataset(BaseSegDataset):
     """
 
     METAINFO = DIGIT_SEG_METAINFO
-
-    # tools/train.py does not require data_root to exist: this class writes it.
-    prepares_data_root = True
+    sets_itself = ('ann_file', 'data_prefix', 'metainfo', 'img_suffix', 'seg_map_suffix',
+                   'reduce_zero_label')
 
     def __init__(self, data_root: str = 'data/digit_det', split: str = 'train',
                  generator: Optional[dict] = None, **kwargs) -> None:
-        check_dataset_args('DigitCanvasSegDataset', split, kwargs,
-                           ('ann_file', 'data_prefix', 'metainfo', 'img_suffix',
-                            'seg_map_suffix', 'reduce_zero_label'))
-        prepare_digit_canvas(data_root, masks=True, **(generator or {}))
+        self.check_and_prepare(prepare_digit_canvas, data_root, split, kwargs, masks=True,
+                               **(generator or {}))
         super().__init__(data_root=data_root, img_suffix='.png', seg_map_suffix='.png',
                          data_prefix=dict(img_path=f'images/{split}',
                                           seg_map_path=f'masks/{split}'),

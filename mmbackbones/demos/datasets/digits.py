@@ -15,7 +15,8 @@ from mmpretrain.datasets import CustomDataset
 
 from ...registry import DATASETS
 from ._folder import prepare_folder
-from .metainfo import SPLITS, check_dataset_args
+from .digit_canvas import source_digits
+from .metainfo import SPLITS, PreparesItsFolder
 from .settings import Count, Fraction
 
 _MARKER = 'digits.json'
@@ -48,16 +49,14 @@ def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> 
     def write(tmp: str) -> dict:
         from PIL import Image
         from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
 
         digits = load_digits()
         # 0..16 grey levels to 0..255
         images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-        index = np.arange(len(images))
-        train_idx, val_idx = train_test_split(index, test_size=val_fraction, random_state=seed,
-                                              stratify=digits.target)
+        sources = source_digits(val_fraction, split_seed=seed)  # the stratified split
+        train_idx, val_idx = sources['train'], sources['val']
         for split, idx in zip(SPLITS, (train_idx, val_idx)):
-            for i in sorted(idx):
+            for i in idx:
                 folder = osp.join(tmp, split, str(digits.target[i]))
                 os.makedirs(folder, exist_ok=True)
                 Image.fromarray(images[i]).save(osp.join(folder, f'{i:04d}.png'))
@@ -69,7 +68,7 @@ def prepare_digits(data_root: str, val_fraction: float = 0.2, seed: int = 0) -> 
 
 
 @DATASETS.register_module()
-class DigitsDataset(CustomDataset):
+class DigitsDataset(PreparesItsFolder, CustomDataset):
     """scikit-learn's 8x8 handwritten digits, 10 classes, prepared under ``data_root`` on first
     use (1,437 training and 360 validation images).
 
@@ -86,12 +85,10 @@ class DigitsDataset(CustomDataset):
         (360, ('0', '1', '2'))
     """
 
-    # tools/train.py does not require data_root to exist: this class writes it.
-    prepares_data_root = True
+    sets_itself = ('data_prefix', 'ann_file', 'with_label')
 
     def __init__(self, data_root: str = 'data/digits', split: str = 'train',
                  val_fraction: float = 0.2, seed: int = 0, **kwargs) -> None:
-        check_dataset_args('DigitsDataset', split, kwargs,
-                           ('data_prefix', 'ann_file', 'with_label'))
-        prepare_digits(data_root, val_fraction=val_fraction, seed=seed)
+        self.check_and_prepare(prepare_digits, data_root, split, kwargs,
+                               val_fraction=val_fraction, seed=seed)
         super().__init__(data_root=data_root, data_prefix=split, **kwargs)

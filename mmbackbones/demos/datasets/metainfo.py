@@ -27,6 +27,24 @@ def check_split(split: str) -> None:
         raise ValueError(f'split={split!r} is not one of {SPLITS}.')
 
 
+class PreparesItsFolder:
+    """What every digit dataset class shares: it writes its ``data_root`` on first use (so
+    ``tools/train.py`` does not require the folder to exist) after checking the arguments it is
+    given (:meth:`check_and_prepare`)."""
+
+    prepares_data_root = True
+    #: The arguments the class derives from ``data_root`` and ``split``: refused in ``kwargs``.
+    sets_itself: tuple[str, ...] = ()
+
+    def check_and_prepare(self, prepare, data_root: str, split: str, kwargs: dict,
+                          **settings) -> None:
+        """:func:`check_dataset_args` (named by the class), then ``prepare(data_root,
+        **settings)``: the generator writes the folder unless it is there with those
+        settings."""
+        check_dataset_args(type(self).__name__, split, kwargs, self.sets_itself)
+        prepare(data_root, **settings)
+
+
 def check_dataset_args(dataset: str, split: str, kwargs: dict, sets_itself: Sequence[str]) -> None:
     """What a digit dataset class checks before it prepares its folder: ``split`` is one of
     :data:`SPLITS`, and ``kwargs`` holds none of the arguments the class derives from its

@@ -1,13 +1,14 @@
 """The settings of the digit data generators: one table per generator, one set of rules.
 
-Each generator (:mod:`.digit_canvas`, :mod:`.digit_tracks`, :mod:`.digit_clips`) declares its
-settings once, as a :class:`GeneratorSettings` of :class:`Setting` (default, rule, meaning). Every
-way in checks what the user typed against that table: ``prepare_digit_*(data_root, **settings)``,
-the dataset classes' ``generator=dict(...)`` (which call it), ``generate(...)`` and the command
-line (``python -m mmbackbones.demos.datasets``, built from the same table). A value of the wrong
-kind raises ``TypeError`` (a bool is not an int, a str is not a number), a value of the right kind
-out of range ``ValueError``; either message names the setting, the value and what is allowed, and
-is the same in every generator that has the setting::
+Each generator (:mod:`.digit_canvas`, :mod:`.digit_tracks`, :mod:`.digit_clips`,
+:mod:`.digit_moves`) declares its settings once, as a :class:`GeneratorSettings` of
+:class:`Setting` (default, rule, meaning). Every way in checks what the user typed against that
+table: ``prepare_digit_*(data_root, **settings)``, the dataset classes' ``generator=dict(...)``
+(which call it), ``generate(...)`` and the command line (``python -m
+mmbackbones.demos.datasets``, built from the same table). A value of the wrong kind raises
+``TypeError`` (a bool is not an int, a str is not a number), a value of the right kind out of
+range ``ValueError``; either message names the setting, the value and what is allowed, and is the
+same in every generator that has the setting::
 
     num_train=True must be a positive int (a bool is not an int).
     digit_size=(30, 20) must be (min, max) int pixels, 8 <= min <= max.
@@ -173,6 +174,17 @@ def speed_setting(default: tuple[float, float]) -> Setting:
 #: ``val_fraction``: which digit samples the val items use (the others are the train items').
 VAL_FRACTION = Setting(0.2, Fraction(),
                        "fraction of the digit samples (the last indices) kept for 'val'")
+
+
+def clip_settings(num_train: int, num_val: int, digit_size: tuple[int, int],
+                  speed: tuple[float, float]) -> dict[str, Setting]:
+    """The settings of a moving-digit clip set: ``seed``, ``num_train`` and ``num_val`` clips
+    of 8 frames of 32 px, ``digit_size``, ``speed``, ``val_fraction``."""
+    return dict(**seed_and_counts('clips', num_train=num_train, num_val=num_val),
+                num_frames=Setting(8, Count(2), 'frames per clip'),
+                frame_size=Setting(32, FrameSide(margin=4), 'side of the square frames in pixels'),
+                digit_size=digit_size_setting(digit_size), speed=speed_setting(speed),
+                val_fraction=VAL_FRACTION)
 
 
 class GeneratorSettings:

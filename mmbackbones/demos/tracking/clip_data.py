@@ -25,12 +25,12 @@ from mmengine.structures import InstanceData
 
 from ...registry import DATASETS
 from ..datasets.digit_tracks import prepare_digit_tracks
-from ..datasets.metainfo import DIGIT_METAINFO, check_dataset_args
+from ..datasets.metainfo import DIGIT_METAINFO, PreparesItsFolder, check_dataset_args
 from ..datasets.settings import Count, Fraction
 
 
 @DATASETS.register_module()
-class DigitTrackClipDataset(BaseDataset):
+class DigitTrackClipDataset(PreparesItsFolder, BaseDataset):
     """Clips of ``clip_len`` consecutive frames of the digit tracking videos; written under
     ``data_root`` on first use
     (:func:`~mmbackbones.demos.datasets.digit_tracks.prepare_digit_tracks`).
@@ -57,15 +57,13 @@ class DigitTrackClipDataset(BaseDataset):
     """
 
     METAINFO = DIGIT_METAINFO
-    # tools/train.py does not require data_root to exist: this class writes it.
-    prepares_data_root = True
+    sets_itself = ('ann_file', 'data_prefix', 'metainfo', 'pipeline')
 
     def __init__(self, data_root: str = 'data/digit_tracks', split: str = 'train',
                  clip_len: int = 4, clip_stride: Optional[int] = None, reverse_prob: float = 0.0,
                  generator: Optional[dict] = None, indices=None, test_mode: bool = False,
                  **kwargs) -> None:
-        check_dataset_args('DigitTrackClipDataset', split, kwargs,
-                           ('ann_file', 'data_prefix', 'metainfo', 'pipeline'))
+        check_dataset_args(type(self).__name__, split, kwargs, self.sets_itself)
         Count().check('clip_len', clip_len)
         clip_stride = clip_len if clip_stride is None else clip_stride
         Count().check('clip_stride', clip_stride)
