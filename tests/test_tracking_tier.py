@@ -7,6 +7,7 @@ written); the full run is a measurement (docs/tracking.md), not a test.
 """
 from __future__ import annotations
 
+import glob
 import os
 import os.path as osp
 
@@ -21,19 +22,27 @@ pytestmark = pytest.mark.skipif(why_no_tracking(with_mmdet=True) is not None,
 
 CONFIG_3D = osp.join(ROOT, 'configs/mmdet/tracking/retinanet_r3d18_fpn_digit-tracks.py')
 CONFIG_2D = osp.join(ROOT, 'configs/mmdet/tracking/retinanet_r18_fpn_digit-tracks.py')
+CONFIG_INFLATE = osp.join(ROOT,
+                          'configs/mmdet/tracking/retinanet_r3d18-inflate_fpn_2e_digit-tracks.py')
+CONFIG_CONTINUE = osp.join(
+    ROOT, 'configs/mmdet/tracking/retinanet_r18-continue_fpn_2e_digit-tracks.py')
 GENERATOR = dict(num_train=8, num_val=2, seq_len=8)
 
-# 8 train videos of 8 frames: 24 clips of 4 frames, 6 steps of 4 clips per epoch; narrow model
-TINY = """
+# the tiny videos under {root}, clips every {clip_stride} frames, every box scored and tracked
+TINY_DATA = """
 _base_ = {config!r}
 generator = {generator!r}
-train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator, clip_stride=2))
+train_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator,
+                                     clip_stride={clip_stride}))
 val_dataloader = dict(dataset=dict(data_root={root!r}, generator=generator))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='FrameCocoMetric', ann_file={root!r} + '/annotations/val.json', metric='bbox'),
     dict(type='MOTMetric', tracker=dict(score_thr=0.0, min_length=1))]
 test_evaluator = val_evaluator
+"""
+# 8 train videos of 8 frames: 24 clips of 4 frames, 6 steps of 4 clips per epoch; narrow model
+TINY = TINY_DATA + """
 # an 18-step model scores below the shipped 0.05: keep every box, so both metrics see some
 model = dict(backbone=dict(base_channels=16), neck=dict(out_channels=32),
              bbox_head=dict(in_channels=32, feat_channels=32, stacked_convs=1),
@@ -54,7 +63,8 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('tracking')
     root = str(tmp / 'digit_tracks')
     config, work_dir = train_config(
-        tmp, 'tiny_r3d', TINY.format(config=CONFIG_3D, root=root, generator=GENERATOR))
+        tmp, 'tiny_r3d',
+        TINY.format(config=CONFIG_3D, root=root, generator=GENERATOR, clip_stride=2))
     return dict(tmp=tmp, root=root, config=config, work_dir=work_dir)
 
 
@@ -164,3 +174,76 @@ def test_clip_dataset_clips_and_errors(tmp_path):
         DigitTrackClipDataset(root, split='test', generator=GENERATOR)
     with pytest.raises(TypeError, match='sets pipeline itself'):
         DigitTrackClipDataset(root, pipeline=[], generator=GENERATOR)
+
+
+# the stage-2 configs at the tiny width, started from a tiny 2D detector checkpoint
+TINY_STAGE2 = TINY_DATA + """
+start_2d = {checkpoint!r}
+model = dict(backbone=dict(base_channels=16, init_cfg=dict(checkpoint=start_2d)),
+             neck=dict(out_channels=32, init_cfg=dict(checkpoint=start_2d)),
+             bbox_head=dict(in_channels=32, feat_channels=32, stacked_convs=1,
+                            init_cfg=dict(checkpoint=start_2d)),
+             test_cfg=dict(score_thr=0.0, max_per_img=10))
+train_cfg = dict(max_epochs=1)
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05))
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True, begin=0, end=1)]
+default_hooks = dict(logger=dict(interval=1))
+"""
+
+
+def _tiny_2d_detector():
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIG_2D)
+    cfg.model.backbone.base_channels = 16
+    cfg.model.neck.out_channels = 32
+    cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1)
+    _build(CONFIG_2D)  # registers the modules
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+@pytest.mark.parametrize('config', [CONFIG_INFLATE, CONFIG_CONTINUE], ids=['inflate', 'continue'])
+def test_stage2_configs_start_from_the_2d_detector_and_train(config, tmp_path):
+    """The inflated Detect-and-Track config inflates every conv of the 2D detector's trunk
+    ('center': it starts as that detector run frame by frame) and loads its FPN and head; the
+    2D twin loads all three. Both then train and validate through tools/train.py."""
+    two_d = _tiny_2d_detector().eval()
+    checkpoint = str(tmp_path / 'epoch_2.pth')
+    torch.save({'meta': {}, 'state_dict': two_d.state_dict()}, checkpoint)
+    root = str(tmp_path / 'digit_tracks')
+    text = TINY_STAGE2.format(config=config, checkpoint=checkpoint, root=root,
+                              generator=GENERATOR, clip_stride=4)
+    config_file, work_dir = train_config(tmp_path, 'stage2', text)
+
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    model = MODELS.build(Config.fromfile(config_file).model)
+    model.init_weights()
+    model.eval()
+    ours, theirs = dict(model.named_parameters()), dict(two_d.named_parameters())
+    inflated = config == CONFIG_INFLATE
+    for name in [n for n in theirs if not (inflated and n.startswith('backbone.'))]:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=0, atol=0, msg=name)
+    convs = [n for n, m in model.backbone.named_modules() if isinstance(m, torch.nn.Conv3d)]
+    assert len(convs) == (20 if inflated else 0)
+    for name in convs:  # every 3D conv: the 2D kernel in the centre, zeros around it
+        weight, kernel = ours[f'backbone.{name}.weight'], theirs[f'backbone.{name}.weight']
+        centre = weight.shape[2] // 2
+        torch.testing.assert_close(weight[:, :, centre], kernel, rtol=0, atol=0, msg=name)
+        assert not weight[:, :, :centre].any() and not weight[:, :, centre + 1:].any(), name
+    clips = torch.rand(2, 4, 3, 96, 96)
+    with torch.no_grad():
+        for a, b in zip(model.extract_feat(clips), two_d.extract_feat(clips)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+    rows = json_rows(work_dir, osp.join('vis_data', 'scalars.json'))
+    losses = [r['loss'] for r in rows if 'loss' in r]
+    assert len(losses) == 4 and all(np.isfinite(losses)), losses  # 16 clips, 4 per step
+    assert [r for r in rows if 'mot/MOTA' in r]
+    log = open(sorted(glob.glob(osp.join(work_dir, '*', '*.log')))[-1]).read()
+    if inflated:
+        assert "with method 'center'" in log and 'inflated (2D kernel -> 3D): 20' in log
