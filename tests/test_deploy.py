@@ -393,6 +393,13 @@ def test_cpu_amp_if_emulated_trains_fp32_and_says_why(monkeypatch):
         assert layer(torch.randn(2, 4)).dtype == torch.bfloat16
     with pytest.raises(ValueError, match='if_emulated'):
         CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp16')
+    # enabled=False: the fp32 baseline of a config that ships bf16, on a bf16 CPU too
+    wrapper = CPUAmpOptimWrapper(optimizer=optimizer, if_emulated='fp32', enabled=False)
+    assert not wrapper.bf16
+    with wrapper.optim_context(layer):
+        assert layer(torch.randn(2, 4)).dtype == torch.float32
+    with pytest.raises(TypeError, match="enabled must be True or False, got 'no'"):
+        CPUAmpOptimWrapper(optimizer=optimizer, enabled='no')
 
 
 def test_amp_on_cuda_drops_the_cpu_wrapper_arguments(monkeypatch):

@@ -32,6 +32,9 @@ class CPUAmpOptimWrapper(OptimWrapper):
     """``OptimWrapper`` whose forward passes run under ``torch.autocast('cpu', bfloat16)``.
 
     Args:
+        enabled: False: fp32 forward passes whatever the CPU (the fp32 baseline of a config that
+            ships bf16: ``--cfg-options optim_wrapper.enabled=False``), as ``torch.autocast``'s
+            ``enabled``.
         force: Use bf16 autocast even on a CPU without native bf16 (emulated: slow); the same
             as ``if_emulated='bf16'``.
         if_emulated: What to do on a CPU without native bf16: ``'error'`` (refuse, the default
@@ -47,11 +50,14 @@ class CPUAmpOptimWrapper(OptimWrapper):
                              optimizer=dict(type='AdamW', lr=1e-3))
     """
 
-    def __init__(self, force: bool = False, if_emulated: str = 'error', **kwargs) -> None:
+    def __init__(self, enabled: bool = True, force: bool = False, if_emulated: str = 'error',
+                 **kwargs) -> None:
+        if not isinstance(enabled, bool):
+            raise TypeError(f'enabled must be True or False, got {enabled!r}.')
         check_choice('if_emulated', if_emulated, ('error', 'fp32', 'bf16'))
         #: Whether the forward passes autocast to bf16.
-        self.bf16 = True
-        if not force and if_emulated != 'bf16' and not cpu_has_native_bf16():
+        self.bf16 = enabled
+        if enabled and not force and if_emulated != 'bf16' and not cpu_has_native_bf16():
             if if_emulated == 'error':
                 _refuse_emulated_bf16()
             self.bf16 = False
@@ -137,7 +143,8 @@ def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False
     if amp:
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            for key in ('force', 'if_emulated'):  # CPUAmpOptimWrapper's, if the config has it
+            # CPUAmpOptimWrapper's, if the config has it
+            for key in ('enabled', 'force', 'if_emulated'):
                 cfg.optim_wrapper.pop(key, None)
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
             notes.append('--amp: AmpOptimWrapper (CUDA fp16 autocast, dynamic loss scale)')
@@ -146,6 +153,7 @@ def apply_fast_paths(cfg: Config, amp: bool = False, channels_last: bool = False
                     cfg.optim_wrapper.get('if_emulated', 'error') == 'error':
                 _refuse_emulated_bf16()
             cfg.optim_wrapper.type = 'CPUAmpOptimWrapper'
+            cfg.optim_wrapper.pop('enabled', None)  # --amp asks for bf16
             notes.append(f'--amp: CPUAmpOptimWrapper (bf16 autocast on CPU; {hardware_summary()})')
     if channels_last:
         hooks = list(cfg.get('custom_hooks') or [])
