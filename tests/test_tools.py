@@ -283,6 +283,23 @@ def test_benchmark_refuses_a_negative_settle_pause(capsys):
     assert '--settle -1.0: a pause in seconds, 0 or more' in capsys.readouterr().err
 
 
+def test_conv_call_overhead_times_every_native_precision(capsys):
+    """The reproducer of the per-call cost: one row per shape and precision the CPU has
+    natively (fp32 always), each op and torch.add timed; bad counts refused."""
+    from mmbackbones.utils.hardware import cpu_has_native_bf16, cpu_has_vnni
+    overhead = tool('analysis_tools/conv_call_overhead.py')
+    assert overhead.main(['--threads', '1', '--calls', '3']) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if ' ch, ' in line]
+    kinds = ['fp32'] + ['bf16'] * cpu_has_native_bf16() + ['int8'] * cpu_has_vnni()
+    assert [r.split(' | ')[1] for r in rows] == [k for k in kinds for _ in overhead.SHAPES]
+    for row in rows:
+        op, add = (float(c) for c in row.split(' | ')[2:4])
+        assert op > 0 and add > 0
+    with pytest.raises(SystemExit):
+        overhead.main(['--calls', '0'])
+    assert '--calls=0; allowed: an integer >= 1.' in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('name, stages', [
     ('vgg11', ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']),
     ('googlenet', ['inception3', 'inception4', 'inception5'])])

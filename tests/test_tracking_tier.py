@@ -112,16 +112,21 @@ def test_tools_test_reports_coco_and_mot_metrics_and_draws_tracks(trained, capsy
     assert '| all |' in capsys.readouterr().out
 
 
-def _build(config: str, **backbone):
+def _mmdet_models():
+    """mmdet's MODELS with mmdet's modules and our ClipDetector registered."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.config import Config
 
     import mmbackbones.demos.tracking  # noqa: F401  (registers ClipDetector)
     register_all_modules()
+    return MODELS
+
+
+def _build(config: str, **backbone):
+    from mmengine.config import Config
     cfg = Config.fromfile(config)
     cfg.model.backbone.update(backbone)
-    return MODELS.build(cfg.model)
+    return _mmdet_models().build(cfg.model)
 
 
 @pytest.mark.parametrize('config, temporal', [(CONFIG_3D, True), (CONFIG_2D, False)])
@@ -193,15 +198,13 @@ default_hooks = dict(logger=dict(interval=1))
 
 
 def _tiny_2d_detector():
-    from mmdet.registry import MODELS
     from mmengine.config import Config
     cfg = Config.fromfile(CONFIG_2D)
     cfg.model.backbone.base_channels = 16
     cfg.model.neck.out_channels = 32
     cfg.model.bbox_head.update(in_channels=32, feat_channels=32, stacked_convs=1)
-    _build(CONFIG_2D)  # registers the modules
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model = _mmdet_models().build(cfg.model)
     model.init_weights()
     return model
 
@@ -219,9 +222,8 @@ def test_stage2_configs_start_from_the_2d_detector_and_train(config, tmp_path):
                               generator=GENERATOR, clip_stride=4)
     config_file, work_dir = train_config(tmp_path, 'stage2', text)
 
-    from mmdet.registry import MODELS
     from mmengine.config import Config
-    model = MODELS.build(Config.fromfile(config_file).model)
+    model = _mmdet_models().build(Config.fromfile(config_file).model)
     model.init_weights()
     model.eval()
     ours, theirs = dict(model.named_parameters()), dict(two_d.named_parameters())
@@ -244,6 +246,7 @@ def test_stage2_configs_start_from_the_2d_detector_and_train(config, tmp_path):
     losses = [r['loss'] for r in rows if 'loss' in r]
     assert len(losses) == 4 and all(np.isfinite(losses)), losses  # 16 clips, 4 per step
     assert [r for r in rows if 'mot/MOTA' in r]
-    log = open(sorted(glob.glob(osp.join(work_dir, '*', '*.log')))[-1]).read()
+    with open(sorted(glob.glob(osp.join(work_dir, '*', '*.log')))[-1]) as f:
+        log = f.read()
     if inflated:
         assert "with method 'center'" in log and 'inflated (2D kernel -> 3D): 20' in log

@@ -25,7 +25,7 @@ from mmengine.structures import InstanceData
 
 from ...registry import DATASETS
 from ..datasets.digit_tracks import prepare_digit_tracks
-from ..datasets.metainfo import DIGIT_METAINFO, PreparesItsFolder, check_dataset_args
+from ..datasets.metainfo import DIGIT_METAINFO, PreparesItsFolder
 from ..datasets.settings import Count, Fraction
 
 
@@ -63,7 +63,6 @@ class DigitTrackClipDataset(PreparesItsFolder, BaseDataset):
                  clip_len: int = 4, clip_stride: Optional[int] = None, reverse_prob: float = 0.0,
                  generator: Optional[dict] = None, indices=None, test_mode: bool = False,
                  **kwargs) -> None:
-        check_dataset_args(type(self).__name__, split, kwargs, self.sets_itself)
         Count().check('clip_len', clip_len)
         clip_stride = clip_len if clip_stride is None else clip_stride
         Count().check('clip_stride', clip_stride)
@@ -76,7 +75,8 @@ class DigitTrackClipDataset(PreparesItsFolder, BaseDataset):
         self.clip_stride = clip_stride
         self.reverse_prob = reverse_prob
         self._rng = np.random.default_rng(0)
-        prepare_digit_tracks(data_root, **(generator or {}))
+        self.check_and_prepare(prepare_digit_tracks, data_root, split, kwargs,
+                               **(generator or {}))
         super().__init__(data_root=data_root, ann_file=f'annotations/{split}.json',
                          indices=indices, test_mode=test_mode, serialize_data=False, **kwargs)
 
